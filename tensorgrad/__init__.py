@@ -1,0 +1,40 @@
+"""tensorgrad: a small PyTorch-style tensor library with tape-based autodiff on NumPy and CuPy.
+
+    import tensorgrad as tg
+    x = tg.randn(3, requires_grad=True)
+    (x * 2 + 1).relu().sum().backward()
+    x.grad
+"""
+from __future__ import annotations
+
+from . import dtypes
+from .dtypes import (bool_ as bool, double, float, float16, float32, float64, half, int, int8, int16,  # noqa: A004
+                     int32, int64, long, short, uint8, dtype, get_default_dtype, set_default_dtype,
+                     promote_types)
+from .backend import Device as device
+from .tensor import Tensor, Size
+from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                       full_like, linspace, manual_seed, normal, ones, ones_like, rand, rand_like,
+                       randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .ops.elementwise import *  # noqa: F401,F403
+from .ops.comparison import *  # noqa: F401,F403
+from .ops.reduce import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
+from .ops.index import *  # noqa: F401,F403
+from . import autograd, cuda  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def result_type(tensor1, tensor2):
+    return dtypes.result_type(tensor1, tensor2)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input) -> int:
+    return input.numel()

@@ -1,0 +1,292 @@
+"""Tensor creation: tensor/as_tensor/from_numpy, filled tensors, ranges, random, DLPack."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import backend, dtypes
+from .tensor import Tensor
+
+
+def _device(device):
+    return backend.CPU if device is None else backend.normalize_device(backend.as_device(device))
+
+
+def _np_dtype(dtype, default=None):
+    if dtype is None:
+        return (default or dtypes.get_default_dtype()).np
+    return dtypes.as_dtype(dtype).np
+
+
+def _shape(size, op):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
+            raise RuntimeError(f"{op}(): size must be a sequence of non-negative ints, got {list(size)}")
+    return tuple(int(s) for s in size)
+
+
+def _leaf(arr, requires_grad=False):
+    t = Tensor._make(arr, None, 0, None)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _infer_dtype(data):
+    """PyTorch's inference for Python data: bool -> bool, int -> int64, float -> default float."""
+    if isinstance(data, bool):
+        return dtypes.bool_
+    if isinstance(data, numbers.Integral):
+        return dtypes.int64
+    if isinstance(data, numbers.Real):
+        return dtypes.get_default_dtype()
+    if isinstance(data, (list, tuple)):
+        kinds = set()
+        stack = [data]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, (list, tuple)):
+                stack.extend(x)
+            elif isinstance(x, Tensor):
+                kinds.add(x.dtype._rank)
+            else:
+                kinds.add(_infer_dtype(x)._rank)
+        if not kinds:
+            return dtypes.get_default_dtype()
+        return (dtypes.bool_, dtypes.int64, dtypes.get_default_dtype())[max(kinds)]
+    if isinstance(data, np.generic):
+        return dtypes.from_numpy_dtype(data.dtype)
+    raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__}")
+
+
+def _unwrap(data):
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_unwrap(x) for x in data]
+    return data
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    """A new tensor that owns a copy of `data` (nested lists, scalars, NumPy/CuPy arrays, tensors)."""
+    dev = _device(device)
+    if isinstance(data, Tensor):
+        arr = data._data
+        np_dt = _np_dtype(dtype, data.dtype)
+        arr = backend.to_device(arr, dev, copy=True).astype(np_dt, copy=False)
+        return _leaf(arr, requires_grad)
+    if backend.is_array(data):
+        if dtype is None:
+            dtypes.from_numpy_dtype(data.dtype)  # rejects unsupported dtypes clearly
+        np_dt = data.dtype if dtype is None else _np_dtype(dtype)
+        arr = backend.to_device(data, dev, copy=True).astype(np_dt, copy=False)
+        return _leaf(arr, requires_grad)
+    np_dt = _np_dtype(dtype, _infer_dtype(data) if dtype is None else None) if dtype is not None \
+        else _infer_dtype(data).np
+    try:
+        arr = backend.asarray_on(_unwrap(data), dev, np_dt)
+    except ValueError as e:
+        raise ValueError(f"tensor(): could not build a tensor from the data ({e}); nested lists must be "
+                         f"rectangular") from None
+    if dev.type == "cpu" and (arr.base is not None or not arr.flags.writeable):
+        arr = arr.copy()
+    return _leaf(arr, requires_grad)
+
+
+def as_tensor(data, dtype=None, device=None):
+    """Like tensor(), but shares memory with a NumPy/CuPy array or tensor when no conversion is needed."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype) if (device is not None or dtype is not None) else data
+    if backend.is_array(data):
+        dev = _device(device) if device is not None else backend.device_of(data)
+        if backend.device_of(data) == dev and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype):
+            dtypes.from_numpy_dtype(data.dtype)
+            return _leaf(data)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(ndarray):
+    """A CPU tensor sharing memory with `ndarray` (writes through either are seen by both)."""
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"from_numpy(): expected np.ndarray (got {type(ndarray).__name__})")
+    dtypes.from_numpy_dtype(ndarray.dtype)
+    return _leaf(ndarray)
+
+
+def from_dlpack(ext):
+    """Zero-copy import of anything with ``__dlpack__`` (NumPy, CuPy, PyTorch tensors)."""
+    dev_type, dev_id = ext.__dlpack_device__()
+    if dev_type == 1:  # kDLCPU
+        arr = np.from_dlpack(ext)
+    elif dev_type == 2:  # kDLCUDA
+        arr = backend.cupy().from_dlpack(ext)
+    else:
+        raise RuntimeError(f"from_dlpack: unsupported DLPack device type {dev_type}; tensorgrad takes CPU (1) "
+                           f"and CUDA (2) memory")
+    dtypes.from_numpy_dtype(arr.dtype)
+    return _leaf(arr)
+
+
+def _filled(op, size, fill, dtype, device, requires_grad, default=None):
+    shape = _shape(size, op)
+    dev = _device(device)
+    xp = backend.xp_for(dev)
+    with backend.device_context(dev):
+        arr = xp.full(shape, fill, dtype=_np_dtype(dtype, default))
+    return _leaf(arr, requires_grad)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("zeros", size, 0, dtype, device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled("ones", size, 1, dtype, device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    shape = _shape(size, "empty")
+    dev = _device(device)
+    xp = backend.xp_for(dev)
+    with backend.device_context(dev):
+        arr = xp.empty(shape, dtype=_np_dtype(dtype))
+    return _leaf(arr, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = _infer_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    return _filled("full", (size,) if isinstance(size, (tuple, list)) else (size,), fill_value, dtype,
+                   device, requires_grad)
+
+
+def _like(fn, input, *args, dtype=None, device=None, requires_grad=False):
+    return fn(*args, dtype=input.dtype if dtype is None else dtype,
+              device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(ones, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(empty, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, numbers.Integral) for v in vals)
+        dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
+    dev = _device(device)
+    xp = backend.xp_for(dev)
+    with backend.device_context(dev):
+        arr = xp.arange(*vals, dtype=np.float64 if dtypes.as_dtype(dtype).is_floating_point else None)
+        arr = arr.astype(_np_dtype(dtype), copy=False)
+    return _leaf(arr, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    dev = _device(device)
+    xp = backend.xp_for(dev)
+    with backend.device_context(dev):
+        arr = xp.linspace(start, end, int(steps), dtype=np.float64).astype(_np_dtype(dtype), copy=False)
+    return _leaf(arr, requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    dev = _device(device)
+    xp = backend.xp_for(dev)
+    with backend.device_context(dev):
+        arr = xp.eye(n, n if m is None else m, dtype=_np_dtype(dtype))
+    return _leaf(arr, requires_grad)
+
+
+# ---------------------------------------------------------------- random
+def manual_seed(seed):
+    """Seed the CPU generator and every CUDA device's generator."""
+    backend.manual_seed(seed)
+
+
+def _random(op, size, dtype, device, requires_grad, sample):
+    shape = _shape(size, op)
+    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
+    if not dt.is_floating_point:
+        raise RuntimeError(f"{op}(): expected a floating-point dtype, got {dt}")
+    dev = _device(device)
+    with backend.device_context(dev):
+        arr = sample(dev, shape, dt.np)
+    return _leaf(arr, requires_grad)
+
+
+def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    return _random("rand", size, dtype, device, requires_grad, backend.random_uniform)
+
+
+def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
+    return _random("randn", size, dtype, device, requires_grad, backend.random_normal)
+
+
+def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(rand, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+    return _like(randn, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint(): expected randint(high, size) or randint(low, high, size)")
+    if high <= low:
+        raise RuntimeError(f"randint(): expected low < high, got low={low}, high={high}")
+    shape = _shape(tuple(size), "randint")
+    dev = _device(device)
+    with backend.device_context(dev):
+        arr = backend.random_integers(dev, int(low), int(high), shape, _np_dtype(dtype, dtypes.int64))
+    return _leaf(arr, requires_grad)
+
+
+def randperm(n, *, dtype=None, device=None, generator=None):
+    dev = _device(device)
+    with backend.device_context(dev):
+        arr = backend.random_permutation(dev, int(n)).astype(_np_dtype(dtype, dtypes.int64), copy=False)
+    return _leaf(arr)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+    """normal(mean, std, size) with numbers, or elementwise with tensor mean and/or std."""
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        like = mean if isinstance(mean, Tensor) else std
+        shape = like.shape if size is None else size
+        if isinstance(mean, Tensor) and isinstance(std, Tensor):
+            from .ops.elementwise import add
+            shape = add(mean.detach() * 0, std.detach() * 0).shape
+        z = randn(shape, dtype=like.dtype, device=like.device)
+        out = z * std + mean
+        return out.detach()
+    if size is None:
+        raise TypeError("normal(): with number mean and std, size is required")
+    z = randn(size, dtype=dtype, device=device)
+    out = _leaf((z * std + mean)._data, requires_grad)
+    return out

@@ -1,0 +1,698 @@
+"""Tensor: an array (NumPy on the CPU, CuPy on CUDA) plus its place on the tape.
+
+A tensor produced by a recorded op points at that op's node (``grad_fn``) and
+its output index. Leaves that require grad have no node; the engine reaches
+them through an AccumulateGrad node. Tensors that alias one memory (views,
+``detach()``) share one version counter (``_vc``), bumped by in-place ops, so a
+backward that needs a value that was later overwritten can say so.
+
+Operators and methods are thin: each delegates to a functional op in
+``tensorgrad.ops`` (``Tensor.exp`` *is* ``tensorgrad.exp``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend, dtypes
+from .autograd import grad_mode
+from .autograd.engine import run_backward
+
+
+class Tensor:
+    __slots__ = ("_data", "_requires_grad", "grad", "_node", "_out_idx", "_vc", "_base",
+                 "_hooks", "_accum", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to our reflected operators
+    __array_ufunc__ = None  # ... and never converts a Tensor silently inside a ufunc
+
+    def __init__(self, data=(), dtype=None, device=None, requires_grad=False):
+        from .creation import tensor as _tensor
+        src = _tensor(data, dtype=dtype if dtype is not None else dtypes.get_default_dtype(),
+                      device=device, requires_grad=requires_grad)
+        Tensor._init_from(self, src._data, requires_grad)
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def _make(data, node, idx, vc, view_of=None):
+        """The fast internal constructor: wrap an array as an op output or a constant."""
+        t = _new(Tensor)
+        t._data = data
+        t._node = node
+        t._out_idx = idx
+        t._requires_grad = False
+        t.grad = None
+        t._hooks = None
+        t._accum = None
+        if view_of is not None and data.base is not None:
+            t._vc = view_of._vc
+            t._base = view_of._base if view_of._base is not None else view_of
+        else:
+            t._vc = vc if vc is not None else [0]
+            t._base = None
+        return t
+
+    def _init_from(self, data, requires_grad=False):
+        self._data = data
+        self._node = None
+        self._out_idx = 0
+        self._requires_grad = False
+        self.grad = None
+        self._hooks = None
+        self._accum = None
+        self._vc = [0]
+        self._base = None
+        if requires_grad:
+            self.requires_grad = True
+
+    def _detached_copy(self):
+        return Tensor._make(self._data.copy(), None, 0, None)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numel(self) -> int:
+        return self._data.size
+
+    nelement = numel
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
+
+    @property
+    def dtype(self):
+        return dtypes.from_numpy_dtype(self._data.dtype)
+
+    def element_size(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def device(self):
+        return backend.device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return self._data.__class__ is not np.ndarray
+
+    def is_floating_point(self) -> bool:
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self) -> bool:
+        return bool(self._data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_wrap_dim(dim, self._data.ndim, "stride")]
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
+
+    # ------------------------------------------------------------------ autograd state
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad or self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, value) -> None:
+        value = bool(value)
+        if self._node is not None:
+            if value:
+                return
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to "
+                               "use a computed variable in a subgraph that doesn't require "
+                               "differentiation use var_no_grad = var.detach().")
+        if value and self._data.dtype.kind not in "fc":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, "
+                               f"got {self.dtype}; convert with .float() first")
+        self._requires_grad = value
+
+    def requires_grad_(self, requires_grad: bool = True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return self._node
+
+    @property
+    def data(self):
+        """The same memory, detached and untracked (changes through it bump no version)."""
+        return Tensor._make(self._data, None, 0, None)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    def detach(self):
+        """The same memory and version counter, cut from the graph."""
+        return Tensor._make(self._data, None, 0, self._vc)
+
+    def detach_(self):
+        if self._base is not None and self._base.requires_grad:
+            raise RuntimeError("detach_(): cannot detach a view of a tensor that requires grad in place; "
+                               "use detach() instead")
+        self._node = None
+        self._requires_grad = False
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if self._node is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        node = self._node
+        if node._retained is None:
+            node._retained = {}
+        import weakref
+        node._retained[self._out_idx] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self._node
+        return bool(node is not None and node._retained and self._out_idx in node._retained)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor replaces it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            node = self._node
+            if node._hooks is None:
+                node._hooks = {}
+            hooks = node._hooks.setdefault(self._out_idx, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (PyTorch's Tensor.backward)."""
+        if retain_graph is None:
+            retain_graph = create_graph
+        if inputs is not None:
+            from .autograd import grad as _grad
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            grads = _grad(self, inputs, gradient, retain_graph=retain_graph, create_graph=create_graph,
+                          allow_unused=True)
+            for t, g in zip(inputs, grads):
+                if g is not None:
+                    t.grad = (g if create_graph else g._detached_copy()) if t.grad is None else t.grad + g
+            return
+        if gradient is None and self._data.size == 1 and self._data.dtype.kind == "f":
+            gradient = Tensor._make(backend.xp_of(self._data).ones_like(self._data), None, 0, None)
+        else:
+            from .autograd import _make_grads
+            (gradient,) = _make_grads((self,), (gradient,))
+        run_backward((self,), (gradient,), retain_graph, create_graph)
+
+    # ------------------------------------------------------------------ conversion
+    def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; differentiable."""
+        from .ops.convert import parse_to_args, to
+        device, dtype, copy = parse_to_args(self, args, kwargs)
+        return to(self, device, dtype, copy)
+
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return f"tensorgrad.{self.dtype.name}"
+        return self.to(dtype)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    def numpy(self, force: bool = False):
+        """The NumPy array itself (shared memory); CPU tensors only."""
+        if self._data.__class__ is not np.ndarray:
+            if force:
+                return self._data.get()
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
+                            f"to copy the tensor to host memory first.")
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        return self._data
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
+                               f"item() needs exactly one element")
+        return self._data.item()
+
+    def tolist(self):
+        d = self._data
+        return (d if d.__class__ is np.ndarray else d.get()).tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        if self._data.__class__ is not np.ndarray:
+            raise TypeError(f"can't convert {self.device} device type tensor to numpy; call .cpu() first")
+        a = self._data
+        return a if dtype is None else a.astype(dtype, copy=False)
+
+    def __dlpack__(self, *args, **kwargs):
+        if self.requires_grad:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    # ------------------------------------------------------------------ Python protocol
+    def __repr__(self):
+        from ._format import format_tensor
+        return format_tensor(self)
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous; "
+                               f"use .any() or .all()")
+        return bool(self._data.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._data.item())
+
+    def __complex__(self):
+        return complex(self.item())
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
+    __hash__ = object.__hash__
+
+    def __reduce_ex__(self, proto):
+        raise TypeError("tensorgrad tensors are not pickled (pickle can execute code on load); use "
+                        "tensorgrad.save / tensorgrad.load, or .numpy()")
+
+    def __deepcopy__(self, memo):
+        t = Tensor._make(self._data.copy(), None, 0, None)
+        t._requires_grad = self._requires_grad and self._node is None
+        if self.grad is not None:
+            t.grad = self.grad._detached_copy()
+        memo[id(self)] = t
+        return t
+
+    # ------------------------------------------------------------------ in-place
+    def _inplace(self, fn, *args, **kwargs):
+        """Run out-of-place `fn(self, ...)` and write the result into self's memory.
+
+        When recorded, the op sees a snapshot of the old value as its input and
+        self takes the result's place in the graph.
+        """
+        enabled = grad_mode._state.enabled
+        if enabled and self._requires_grad and self._node is None:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation; "
+                               "wrap the update in `with tensorgrad.no_grad():` or operate on a clone()")
+        recording = enabled and (self._node is not None or any(
+            isinstance(a, Tensor) and a.requires_grad for a in args))
+        if recording:
+            base = self._base
+            if base is not None and base.requires_grad:
+                raise RuntimeError("in-place modification of a view of a tensor that requires grad is not "
+                                   "supported by tensorgrad; modify the base tensor or clone() the view")
+            old = Tensor._make(self._data.copy(), self._node, self._out_idx, None)
+            result = fn(old, *args, **kwargs)
+            if result._data.dtype != self._data.dtype:
+                _check_inplace_cast(result._data.dtype, self._data.dtype, fn)
+                result = result.to(self.dtype)
+        else:
+            with grad_mode.no_grad():
+                result = fn(self, *args, **kwargs)
+            if result._data.dtype != self._data.dtype:
+                _check_inplace_cast(result._data.dtype, self._data.dtype, fn)
+        if result._data.shape != self._data.shape:
+            raise RuntimeError(f"{getattr(fn, '__name__', 'in-place op')}_: output with shape "
+                               f"{list(self._data.shape)} doesn't match the broadcast shape "
+                               f"{list(result._data.shape)}")
+        if result._data is not self._data:
+            backend.xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
+        self._vc[0] += 1
+        if recording:
+            self._node, self._out_idx = result._node, result._out_idx
+        return self
+
+    def add_(self, other, alpha=1):
+        return self._inplace(_ew.add, other, alpha=alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(_ew.sub, other, alpha=alpha)
+
+    def mul_(self, other):
+        return self._inplace(_ew.mul, other)
+
+    def div_(self, other, rounding_mode=None):
+        return self._inplace(_ew.div, other, rounding_mode=rounding_mode)
+
+    def pow_(self, exponent):
+        return self._inplace(_ew.pow, exponent)
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(_ew.clamp, min, max)
+
+    def clamp_min_(self, min):
+        return self._inplace(_ew.clamp, min, None)
+
+    def clamp_max_(self, max):
+        return self._inplace(_ew.clamp, None, max)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace(_ix.masked_fill, mask, value)
+
+    def fill_(self, value):
+        if not (grad_mode._state.enabled and self._node is not None):
+            self._data.fill(value.item() if isinstance(value, Tensor) else value)
+            self._vc[0] += 1
+            return self
+        return self._inplace(_fill_like, value)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def copy_(self, src, non_blocking=False):
+        """Copy `src` into self (broadcast, cast, and across devices: an explicit copy)."""
+        if not isinstance(src, Tensor):
+            raise TypeError(f"copy_(): expected a Tensor as src, got {type(src).__name__}")
+        return self._inplace(_copy_from, src)
+
+    def exp_(self):
+        return self._inplace(_ew.exp)
+
+    def neg_(self):
+        return self._inplace(_ew.neg)
+
+    def relu_(self):
+        return self._inplace(_ew.relu)
+
+    def sigmoid_(self):
+        return self._inplace(_ew.sigmoid)
+
+    def tanh_(self):
+        return self._inplace(_ew.tanh)
+
+    def sqrt_(self):
+        return self._inplace(_ew.sqrt)
+
+    def abs_(self):
+        return self._inplace(_ew.abs)
+
+    def uniform_(self, a=0.0, b=1.0):
+        from .creation import rand
+        return self._inplace(lambda t: rand(t.shape, dtype=t.dtype, device=t.device) * (b - a) + a)
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .creation import randn
+        return self._inplace(lambda t: randn(t.shape, dtype=t.dtype, device=t.device) * std + mean)
+
+    def __setitem__(self, index, value):
+        return self._inplace(_ix.index_put, index, value)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(other, self)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.sub(other, self)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.div(other, self)
+
+    def __floordiv__(self, other):
+        return _ew.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ew.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ew.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ew.remainder(other, self)
+
+    def __pow__(self, other):
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ew.pow(other, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ew.abs(self)
+
+    def __matmul__(self, other):
+        return _la.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _la.matmul(other, self)
+
+    def __eq__(self, other):
+        return _cmp.eq(self, other)
+
+    def __ne__(self, other):
+        return _cmp.ne(self, other)
+
+    def __lt__(self, other):
+        return _cmp.lt(self, other)
+
+    def __le__(self, other):
+        return _cmp.le(self, other)
+
+    def __gt__(self, other):
+        return _cmp.gt(self, other)
+
+    def __ge__(self, other):
+        return _cmp.ge(self, other)
+
+    def __and__(self, other):
+        return _cmp.bitwise_and(self, other)
+
+    def __rand__(self, other):
+        return _cmp.bitwise_and(other, self)
+
+    def __or__(self, other):
+        return _cmp.bitwise_or(self, other)
+
+    def __ror__(self, other):
+        return _cmp.bitwise_or(other, self)
+
+    def __xor__(self, other):
+        return _cmp.bitwise_xor(self, other)
+
+    def __rxor__(self, other):
+        return _cmp.bitwise_xor(other, self)
+
+    def __invert__(self):
+        return _cmp.bitwise_not(self)
+
+    def __getitem__(self, index):
+        return _ix.getitem(self, index)
+
+    # ------------------------------------------------------------------ shape sugar
+    @property
+    def T(self):
+        return _sh.permute(self, tuple(range(self._data.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self):
+        return _sh.transpose(self, -2, -1)
+
+    def t(self):
+        if self._data.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self._data.ndim}D; "
+                               f"use transpose(dim0, dim1) or mT")
+        return self.T
+
+    def contiguous(self):
+        return self if self._data.flags.c_contiguous else _sh.contiguous(self)
+
+    def clone(self):
+        return _sh.clone(self)
+
+    def expand_as(self, other):
+        return _sh.expand(self, other.shape)
+
+    def view_as(self, other):
+        return _sh.view(self, other.shape)
+
+    def reshape_as(self, other):
+        return _sh.reshape(self, other.shape)
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints like ``tensorgrad.Size([2, 3])``."""
+
+    def __repr__(self):
+        return f"tensorgrad.Size({list(self)})"
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class _RemovableHandle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+_new = object.__new__
+
+
+def _wrap_dim(dim, ndim, op) -> int:
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+def _check_inplace_cast(src, dst, fn) -> None:
+    order = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+    if order[src.kind] > order[dst.kind]:
+        raise RuntimeError(f"{getattr(fn, '__name__', 'in-place op')}_: result type "
+                           f"{dtypes.from_numpy_dtype(src)} can't be cast to the desired output type "
+                           f"{dtypes.from_numpy_dtype(dst)} of the in-place op")
+
+
+def _fill_like(t, value):
+    mask = Tensor._make(backend.xp_of(t._data).ones(t._data.shape, dtype=bool), None, 0, None)
+    return _ix.masked_fill(t, mask, value)
+
+
+def _copy_from(t, src):
+    src = src.to(t.device, t.dtype)
+    return _sh.expand(src, t.shape) if src.shape != t.shape else src
+
+
+from .autograd import engine as _engine, function as _function  # noqa: E402
+
+_function._tensor_cls.append(Tensor)
+_engine._tensor_cls.append(Tensor)
+
+# Functional ops double as methods: Tensor.exp is tensorgrad.exp, with the tensor as `input`.
+from .ops import comparison as _cmp  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import index as _ix  # noqa: E402
+from .ops import linalg as _la  # noqa: E402
+from .ops import reduce as _rd  # noqa: E402
+from .ops import shape as _sh  # noqa: E402
+
+
+def _bind(module, names: str) -> None:
+    for name in names.split():
+        setattr(Tensor, name, getattr(module, name))
+
+
+_bind(_ew, "add sub mul div true_divide floor_divide remainder fmod pow neg negative exp exp2 log log2 "
+           "log10 log1p expm1 sqrt rsqrt square reciprocal abs sign sin cos tan tanh sigmoid relu "
+           "leaky_relu elu gelu silu softplus clamp clip clamp_min clamp_max maximum minimum where "
+           "floor ceil round trunc frac lerp addcmul addcdiv")
+_bind(_cmp, "eq ne lt le gt ge equal isclose allclose isnan isinf isfinite logical_and logical_or "
+            "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not")
+_bind(_rd, "sum mean prod max min amax amin argmax argmin var std norm logsumexp softmax log_softmax "
+           "all any cumsum")
+_bind(_la, "matmul mm bmm dot outer")
+_bind(_sh, "reshape view flatten unflatten permute transpose swapaxes squeeze unsqueeze expand "
+           "broadcast_to repeat flip split chunk unbind narrow movedim tile")
+_bind(_ix, "gather scatter_add index_select masked_fill tril triu take_along_dim")
