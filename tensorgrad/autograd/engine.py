@@ -65,8 +65,7 @@ class SavedTensor:
 class Node:
     """A recorded op: the unit the engine walks. Subclasses implement `backward`."""
 
-    __slots__ = ("next_functions", "_seq", "_out_meta", "_saved", "needs_input_grad",
-                 "__weakref__", "__dict__")
+    __slots__ = ("next_functions", "_seq", "_out_meta", "_saved", "__weakref__", "__dict__")
     double_backward = True  # False: backward runs on raw arrays; create_graph gets an erroring node
     # rarely set, so class-level defaults instead of per-node slots
     _freed = False
@@ -230,7 +229,10 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
 
     needed = _nodes_leading_to(capture, [n for _, n in heap]) if capture else None
 
-    with grad_mode.set_grad_enabled(create_graph):
+    state = grad_mode._state
+    prev_mode = state.enabled
+    state.enabled = create_graph
+    try:
         while heap:
             _, node = heapq.heappop(heap)
             buf = buffers.pop(node)
@@ -279,6 +281,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     buf[idx] = [g]
                 else:
                     buf[idx].append(g)
+    finally:
+        state.enabled = prev_mode
     return captured
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import grad_mode
-from .engine import Node, SavedTensor, edge_of, next_seq
+from .engine import Node, SavedTensor, accumulator_for, edge_of, next_seq, _creation_counter as _counter
 
 from ..backend import _cupy
 
@@ -45,10 +45,16 @@ class Op(Node):
     def forward(self, *arrays):
         raise NotImplementedError
 
+    @property
+    def needs_input_grad(self) -> tuple:
+        """Which inputs get a gradient (derived from the edges; read in backward only)."""
+        return tuple(e is not None for e in self.next_functions)
+
     def __call__(self, *inputs):
         """Run forward on the inputs' arrays; record on the tape if any input requires grad.
 
         Inputs are Tensors, or constants (NumPy scalars, Python numbers) passed through as is.
+        This is the hottest path of the library: written out plainly, no generators.
         """
         Tensor = _tensor_cls[0]
         data = []
@@ -70,33 +76,46 @@ class Op(Node):
         out = self.forward(*data)
         make = Tensor._make
         view_of = inputs[0] if self.is_view else None
-        if out.__class__ is tuple:
-            outs = tuple(o if o.__class__ in _ARRAY_TYPES else np.asarray(o) for o in out)
+        multi = out.__class__ is tuple
+        if multi:
+            out = tuple(o if o.__class__ in _ARRAY_TYPES else np.asarray(o) for o in out)
+            first_out = out[0]
         else:
             if out.__class__ not in _ARRAY_TYPES:
                 out = np.asarray(out)
-            if not (requires and self.differentiable and grad_mode._state.enabled and out.dtype.kind == "f"):
-                return make(out, None, 0, None, view_of)
-            outs = None
-        if outs is not None and not (requires and self.differentiable and grad_mode._state.enabled
-                                     and outs[0].dtype.kind == "f"):
-            return tuple(make(o, None, 0, None, view_of) for o in outs)
-        self.next_functions = edges = tuple(edge_of(t) if isinstance(t, Tensor) else None for t in inputs)
-        self.needs_input_grad = tuple(e is not None for e in edges)
-        self._seq = next_seq()
-        if outs is None:
-            self._out_meta = ((out.shape, out.dtype),)
-            res = make(out, self, 0, None, view_of)
-            first_out = res
+            first_out = out
+        if not (requires and self.differentiable and first_out.dtype.kind == "f" and grad_mode._state.enabled):
+            if multi:
+                return tuple(make(o, None, 0, None, view_of) for o in out)
+            return make(out, None, 0, None, view_of)
+        edges = []
+        for t in inputs:
+            if isinstance(t, Tensor):
+                node = t._node
+                if node is not None:
+                    edges.append((node, t._out_idx))
+                elif t._requires_grad:
+                    edges.append((accumulator_for(t), 0))
+                else:
+                    edges.append(None)
+            else:
+                edges.append(None)
+        self.next_functions = tuple(edges)
+        self._seq = next(_counter)
+        if multi:
+            self._out_meta = tuple((o.shape, o.dtype) for o in out)
+            res = tuple(make(o, self, i, None, view_of) for i, o in enumerate(out))
+            res0 = res[0]
         else:
-            self._out_meta = tuple((o.shape, o.dtype) for o in outs)
-            res = tuple(make(o, self, i, None, view_of) for i, o in enumerate(outs))
-            first_out = res[0]
+            self._out_meta = ((out.shape, out.dtype),)
+            res = res0 = make(out, self, 0, None, view_of)
         if self.save_inputs or self.save_output:
-            saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], Tensor) else _Constant(inputs[i])
-                     for i in self.save_inputs]
+            saved = []
+            for i in self.save_inputs:
+                x = inputs[i]
+                saved.append(SavedTensor(x) if isinstance(x, Tensor) else _Constant(x))
             if self.save_output:
-                saved.append(SavedTensor(first_out, 0))
+                saved.append(SavedTensor(res0, 0))
             self._saved = saved
         else:
             self._saved = None

@@ -42,10 +42,14 @@ def operands(op: str, a, b, out_dtype=None):
             if tb:
                 if dt == b._data.dtype:
                     return a, b, dt
+            elif b.__class__ is dt.type:  # a NumPy scalar of the tensor's own dtype (from backward)
+                return a, b, dt
             elif dt.kind == "f" and b.__class__ in _PY_NUMBERS:
                 return a, dt.type(b), dt
         elif tb:
             dt = b._data.dtype
+            if a.__class__ is dt.type:
+                return a, b, dt
             if dt.kind == "f" and a.__class__ in _PY_NUMBERS:
                 return dt.type(a), b, dt
     if not ta and not tb:
@@ -110,8 +114,7 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple:
     if isinstance(dim, (list, tuple)):
         dims = tuple(wrap_dim(d, ndim, op) for d in dim)
         if len(set(dims)) != len(dims):
-            raise RuntimeError(f"{op}(): dim {d!r} appears multiple times in the list of dims"
-                               .replace("{d!r}", str(dim)))
+            raise RuntimeError(f"{op}(): dim {list(dim)} has repeated entries; each dim may appear only once")
         if ndim == 0:
             return ()
         return tuple(sorted(dims))
