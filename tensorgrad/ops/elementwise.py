@@ -1,16 +1,130 @@
-"""Elementwise arithmetic and math: + - * / // % **, exp/log/trig, where, clamp.
+"""Elementwise arithmetic and math: + - * / // % **, exp/log/trig, activations, where, clamp.
 
 Binary ops take Tensors or Python scalars in either position and follow
 PyTorch's dtype promotion (ops._util.operands); broadcasting is NumPy's, which
 is PyTorch's, and the engine reduces broadcast gradients back to each input's
 shape, so no backward here sums over broadcast dimensions itself.
+
+Gradients at kinks and steps follow PyTorch: relu'(0) = abs'(0) = 0, clamp
+passes the gradient on its bounds, maximum/minimum split it on ties, and
+floor/ceil/round/trunc/sign give zeros (not None).
 """
 from __future__ import annotations
 
-from .. import dtypes
+import builtins
+import math
+
+import numpy as np
+
+from .. import dtypes, kernels
 from ..autograd.function import Op
 from ..backend import xp_of
-from ._util import apply_binary, operands
+from ..tensor import Tensor
+from ._util import _cast, _scalar_for_promotion, apply_binary, is_scalar, operands
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_GELU_C = 0.044715
+
+
+# ---------------------------------------------------------------- helpers
+def _const(arr) -> Tensor:
+    """A raw array as an untracked tensor (masks and coefficients inside backward formulas)."""
+    if isinstance(arr, np.generic):  # NumPy turns 0-d results into scalars
+        arr = np.asarray(arr)
+    return Tensor._make(arr, None, 0, None)
+
+
+def _zeros(grad) -> Tensor:
+    d = grad._data
+    return _const(xp_of(d).zeros_like(d))
+
+
+def _xp(a, b):
+    """Array module of a binary op's operands (one may be a NumPy scalar constant)."""
+    return xp_of(b) if isinstance(a, np.generic) else xp_of(a)
+
+
+def _arr(v):
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _type_error(op: str, x, name: str = "input", pos: int = 1) -> TypeError:
+    return TypeError(f"{op}(): argument '{name}' (position {pos}) must be Tensor, not {type(x).__name__}")
+
+
+def _need_tensor(op: str, x, name: str = "input", pos: int = 1) -> None:
+    if not isinstance(x, Tensor):
+        raise _type_error(op, x, name, pos)
+
+
+def _float_input(op: str, x):
+    """Math functions of int/bool tensors compute in the default float dtype, as PyTorch does."""
+    try:
+        if x._data.dtype.kind == "f":
+            return x
+    except AttributeError:
+        raise _type_error(op, x) from None
+    from .convert import cast
+    return cast(x, dtypes.get_default_dtype().np)
+
+
+def _float_only(op: str, x) -> None:
+    """Activations are defined for floating tensors only (PyTorch has no integer kernels)."""
+    try:
+        kind = x._data.dtype.kind
+    except AttributeError:
+        raise _type_error(op, x) from None
+    if kind != "f":
+        raise NotImplementedError(f'"{op}" not implemented for {x.dtype.name} tensors; convert the input '
+                                  f'with .float() first')
+
+
+def _no_bool(op: str, dt) -> None:
+    if dt.kind == "b":
+        raise NotImplementedError(f'"{op}" not implemented for bool tensors; convert with .int() or .float() '
+                                  f'first')
+
+
+def _apply(op_name: str, op, *inputs):
+    """Run an Op of several operands, naming all their shapes when they don't broadcast."""
+    try:
+        return op(*inputs)
+    except ValueError as e:
+        if "broadcast" not in str(e):
+            raise
+    shapes = ", ".join(str(list(t.shape)) if isinstance(t, Tensor) else "[]"
+                       for t in inputs if t is not None)
+    raise RuntimeError(f"{op_name}: shapes {shapes} do not broadcast to a common shape") from None
+
+
+class GradMask(Op):
+    """grad * coef, exactly 0 where coef is 0/False even for inf or nan gradients (PyTorch
+    masks these gradients with where, not a product). Linear in grad: its backward is itself."""
+
+    def forward(self, grad, coef):
+        self.ctx_arrays = (coef,)
+        zero = grad.dtype.type(0)
+        if coef.dtype.kind == "b":
+            return xp_of(grad).where(coef, grad, zero)
+        return xp_of(grad).where(coef != 0, grad * coef, zero)
+
+    def backward(self, gg):
+        return GradMask()(gg, self.saved_arrays[0]), None
+
+
+def _masked(grad, coef):
+    return GradMask()(grad, coef)
+
+
+def _sigmoid_arr(x):
+    """Logistic function without overflow: exp only ever sees -|x|."""
+    xp = xp_of(x)
+    e = xp.exp(-xp.abs(x))
+    r = 1 / (1 + e)
+    return xp.where(x >= 0, r, e * r)
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -64,6 +178,42 @@ class Neg(Op):
         return -grad
 
 
+def _check_int_divisor(op: str, b) -> None:
+    if b.dtype.kind != "f" and (b == 0).any():
+        raise RuntimeError(f"{op}: integer division by zero (ZeroDivisionError); integer tensors have no "
+                           f"inf/nan to return, divide in floating point instead")
+
+
+class DivMode(Op):
+    """Division rounded toward -inf ('floor') or toward 0 ('trunc'): a step function."""
+
+    def __init__(self, mode, op_name):
+        self.mode, self.op_name = mode, op_name
+
+    def forward(self, a, b):
+        if b.dtype.kind != "f":
+            _check_int_divisor(self.op_name, b)
+            if self.mode == "trunc":
+                return (a - _xp(a, b).fmod(a, b)) // b  # exact for integers
+            return a // b
+        if self.mode == "trunc":
+            return _xp(a, b).trunc(a / b)
+        return a // b  # NumPy's float floor division is Python's, as is PyTorch's
+
+    def backward(self, grad):
+        if self.op_name == "floor_divide":
+            raise RuntimeError("derivative for floor_divide is not implemented (as in PyTorch); use "
+                               "div(a, b, rounding_mode='floor'), whose gradient is zero")
+        z = _zeros(grad)
+        return tuple(z if n else None for n in self.needs_input_grad)
+
+
+def _div_mode(op: str, input, other, mode: str):
+    a, b, dt = operands(op, input, other)
+    _no_bool(op, dt)
+    return apply_binary(op, DivMode(mode, op), a, b)
+
+
 def add(input, other, *, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
@@ -75,8 +225,11 @@ def sub(input, other, *, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
     a, b, dt = operands("sub", input, other)
-    if dt == bool:
-        raise RuntimeError("sub: subtraction of bool tensors is not supported; use logical_xor() or ~")
+    if a is not input or b is not other or dt.kind == "b":  # something was cast: was it a bool?
+        for x in (input, other):
+            if x.__class__ is bool or (isinstance(x, Tensor) and x._data.dtype.kind == "b"):
+                raise RuntimeError("sub: subtraction with a bool tensor is not supported; to invert a mask "
+                                   "use ~ or logical_not(), to compare use logical_xor()")
     return apply_binary("sub", Sub(), a, b)
 
 
@@ -87,11 +240,10 @@ def mul(input, other):
 
 def div(input, other, *, rounding_mode=None):
     if rounding_mode is not None:
-        if rounding_mode == "floor":
-            return floor_divide(input, other)
-        if rounding_mode == "trunc":
-            return trunc(div(input, other))
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        if rounding_mode == "floor" or rounding_mode == "trunc":
+            return _div_mode("div", input, other, rounding_mode)
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                           f"{rounding_mode!r}")
     dt = dtypes.result_type(*(x if not hasattr(x, "item") or hasattr(x, "_data") else x.item()
                               for x in (input, other)))
     out = dt.np if dt.is_floating_point else dtypes.get_default_dtype().np  # int / int -> float
@@ -102,13 +254,144 @@ def div(input, other, *, rounding_mode=None):
 true_divide = div
 
 
+def floor_divide(input, other):
+    return _div_mode("floor_divide", input, other, "floor")
+
+
+class Remainder(Op):
+    save_inputs = (0, 1)
+
+    def forward(self, a, b):
+        _check_int_divisor("remainder", b)
+        return a % b  # Python's modulo: the sign of the divisor, like torch.remainder
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        return (grad if na else None), (-grad * div(a, b, rounding_mode="floor") if nb else None)
+
+
+class Fmod(Op):
+    save_inputs = (0, 1)
+
+    def forward(self, a, b):
+        _check_int_divisor("fmod", b)
+        return _xp(a, b).fmod(a, b)  # C's fmod: the sign of the dividend
+
+    def backward(self, grad):
+        a, b = self.saved_tensors
+        na, nb = self.needs_input_grad
+        return (grad if na else None), (-grad * div(a, b, rounding_mode="trunc") if nb else None)
+
+
+def remainder(input, other):
+    a, b, dt = operands("remainder", input, other)
+    _no_bool("remainder", dt)
+    return apply_binary("remainder", Remainder(), a, b)
+
+
+def fmod(input, other):
+    _need_tensor("fmod", input)
+    a, b, dt = operands("fmod", input, other)
+    _no_bool("fmod", dt)
+    return apply_binary("fmod", Fmod(), a, b)
+
+
 def neg(input):
-    if input._data.dtype == bool:
-        raise RuntimeError("neg: negation of a bool tensor is not supported; use ~ (logical_not)")
+    try:
+        if input._data.dtype == bool:
+            raise RuntimeError("neg: negation of a bool tensor is not supported; use ~ (logical_not)")
+    except AttributeError:
+        raise _type_error("neg", input) from None
     return Neg()(input)
 
 
 negative = neg
+
+
+# ---------------------------------------------------------------- pow
+def _int_pow(a, b):
+    """Integer power as PyTorch defines it: a ** -n is 1 for a == 1, ±1 for a == -1, else 0."""
+    xp = _xp(a, b)
+    neg = b < 0
+    if not neg.any():
+        return xp.power(a, b)
+    t = b.dtype.type
+    out = xp.power(a, xp.where(neg, t(0), b))
+    special = xp.where(a == 1, t(1), xp.where(a == -1, xp.where((b & 1) != 0, t(-1), t(1)), t(0)))
+    return xp.where(neg, special, out)
+
+
+class Pow(Op):
+    """input ** exponent with a tensor exponent (the base may be a scalar constant)."""
+
+    save_inputs = (0, 1)
+    save_output = True
+
+    def name(self) -> str:
+        return "PowBackward1"  # PyTorch's name for the tensor-exponent overload
+
+    def forward(self, a, b):
+        if b.dtype.kind != "f":
+            return _int_pow(a, b)
+        return _xp(a, b).power(a, b)
+
+    def backward(self, grad):
+        a, b, y = self.saved_tensors
+        na, nb = self.needs_input_grad
+        ga = gb = None
+        if na:  # b * a ** (b - 1), zero where b == 0 (the masked exponent keeps 0 ** -1 out)
+            zero = b._data == 0
+            bm = where(_const(zero), 1, b)
+            ga = _masked(grad * b * pow(a, bm - 1), ~zero)
+        if nb:  # y * log(a), zero where a == 0 and b >= 0 (the limit, as PyTorch)
+            cond = (_arr(a) == 0) & (b._data >= 0)
+            gb = _masked(grad * y * log(where(_const(cond), 1, a)), ~cond)
+        return ga, gb
+
+
+class PowScalar(Op):
+    """input ** exponent for a number exponent (kept as a NumPy scalar of the result dtype)."""
+
+    save_inputs = (0,)
+
+    def __init__(self, exponent):
+        self.exponent = exponent
+
+    def name(self) -> str:
+        return "PowBackward0"
+
+    def forward(self, x):
+        return x ** self.exponent
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        e = self.exponent.item()
+        if e == 0:
+            return _zeros(grad)
+        if e == 1:
+            return grad
+        if e == 2:
+            return grad * (x * 2)
+        return grad * (pow(x, e - 1) * e)
+
+
+def pow(input, exponent):
+    if isinstance(exponent, Tensor):
+        a, b, dt = operands("pow", input, exponent)
+        _no_bool("pow", dt)
+        return apply_binary("pow", Pow(), a, b)
+    a, e, dt = operands("pow", input, exponent)
+    _no_bool("pow", dt)
+    if dt.kind != "f" and e < 0:
+        raise RuntimeError("Integers to negative integer powers are not allowed (pow: use a floating "
+                           "point base, e.g. x.float() ** -1)")
+    return PowScalar(e)(a)
+
+
+def square(input):
+    _need_tensor("square", input)
+    return pow(input, 2)
 
 
 # ---------------------------------------------------------------- unary math
@@ -123,6 +406,358 @@ class Exp(Op):
         return grad * y
 
 
+class Exp2(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).exp2(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * _LN2)
+
+
+class Expm1(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).expm1(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y + 1)
+
+
+class Log(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).log(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / x
+
+
+class Log2(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).log2(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x * _LN2)
+
+
+class Log10(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).log10(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x * _LN10)
+
+
+class Log1p(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).log1p(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x + 1)
+
+
+class Sqrt(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).sqrt(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad / (y * 2)
+
+
+class Rsqrt(Op):
+    save_output = True
+
+    def forward(self, x):
+        xp = xp_of(x)
+        return xp.reciprocal(xp.sqrt(x))
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * y * y * -0.5)
+
+
+class Reciprocal(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).reciprocal(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * -(y * y)
+
+
+class Abs(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).abs(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * _const(xp_of(x._data).sign(x._data))  # sign(0) = 0: abs'(0) = 0
+
+
+class Sin(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).sin(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * cos(x)
+
+
+class Cos(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return xp_of(x).cos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * -sin(x)
+
+
+class Tan(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).tan(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return grad * (y * y + 1)
+
+
+class Tanh(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).tanh(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return TanhBackward()(y, grad)
+
+
+class TanhBackward(Op):
+    """grad * (1 - y²) in one op, itself differentiable in y and grad."""
+
+    save_inputs = (0, 1)
+
+    def forward(self, y, grad):
+        return grad * (1 - y * y)
+
+    def backward(self, gg):
+        y, grad = self.saved_tensors
+        ny, ng = self.needs_input_grad
+        return (gg * grad * (y * -2) if ny else None), (TanhBackward()(y, gg) if ng else None)
+
+
+class Sigmoid(Op):
+    save_output = True
+
+    def forward(self, x):
+        return _sigmoid_arr(x)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return SigmoidBackward()(y, grad)
+
+
+class SigmoidBackward(Op):
+    """grad * y * (1 - y) in one op, itself differentiable in y and grad."""
+
+    save_inputs = (0, 1)
+
+    def forward(self, y, grad):
+        return grad * (y * (1 - y))
+
+    def backward(self, gg):
+        y, grad = self.saved_tensors
+        ny, ng = self.needs_input_grad
+        return (gg * grad * (1 - y * 2) if ny else None), (SigmoidBackward()(y, gg) if ng else None)
+
+
+def exp(input):
+    return Exp()(_float_input("exp", input))
+
+
+def exp2(input):
+    return Exp2()(_float_input("exp2", input))
+
+
+def expm1(input):
+    return Expm1()(_float_input("expm1", input))
+
+
+def log(input):
+    return Log()(_float_input("log", input))
+
+
+def log2(input):
+    return Log2()(_float_input("log2", input))
+
+
+def log10(input):
+    return Log10()(_float_input("log10", input))
+
+
+def log1p(input):
+    return Log1p()(_float_input("log1p", input))
+
+
+def sqrt(input):
+    return Sqrt()(_float_input("sqrt", input))
+
+
+def rsqrt(input):
+    return Rsqrt()(_float_input("rsqrt", input))
+
+
+def reciprocal(input):
+    return Reciprocal()(_float_input("reciprocal", input))
+
+
+def sin(input):
+    return Sin()(_float_input("sin", input))
+
+
+def cos(input):
+    return Cos()(_float_input("cos", input))
+
+
+def tan(input):
+    return Tan()(_float_input("tan", input))
+
+
+def tanh(input):
+    return Tanh()(_float_input("tanh", input))
+
+
+def sigmoid(input):
+    return Sigmoid()(_float_input("sigmoid", input))
+
+
+def abs(input):
+    _need_tensor("abs", input)
+    _no_bool("abs", input._data.dtype)
+    return Abs()(input)
+
+
+# ---------------------------------------------------------------- steps: zero gradient
+class _Step(Op):
+    """Piecewise-constant ops: PyTorch records them and gives a zero gradient (not None)."""
+
+    def backward(self, grad):
+        return _zeros(grad)
+
+
+class Floor(_Step):
+    def forward(self, x):
+        return xp_of(x).floor(x)
+
+
+class Ceil(_Step):
+    def forward(self, x):
+        return xp_of(x).ceil(x)
+
+
+class Trunc(_Step):
+    def forward(self, x):
+        return xp_of(x).trunc(x)
+
+
+class Sign(_Step):
+    def forward(self, x):
+        return x.copy() if x.dtype.kind == "b" else xp_of(x).sign(x)
+
+
+class Round(_Step):
+    def __init__(self, decimals):
+        self.decimals = decimals
+
+    def forward(self, x):
+        xp, d = xp_of(x), self.decimals
+        if d == 0:
+            return xp.rint(x)  # half to even, as PyTorch
+        if d > 0:  # scaled in the tensor's dtype, as PyTorch does
+            s = x.dtype.type(10.0 ** d)
+            return xp.rint(x * s) / s
+        s = x.dtype.type(10.0 ** -d)
+        return xp.rint(x / s) * s
+
+
+def _step(op: str, cls, input, *args):
+    _need_tensor(op, input)
+    kind = input._data.dtype.kind
+    if kind != "f":
+        _no_bool(op, input._data.dtype)
+        return _const(input._data.copy())  # integers are already whole (a copy, as PyTorch)
+    return cls(*args)(input)
+
+
+def floor(input):
+    return _step("floor", Floor, input)
+
+
+def ceil(input):
+    return _step("ceil", Ceil, input)
+
+
+def trunc(input):
+    return _step("trunc", Trunc, input)
+
+
+def round(input, *, decimals=0):
+    if decimals != 0:
+        _need_tensor("round", input)
+        if input._data.dtype.kind != "f":
+            raise NotImplementedError(f'"round" with decimals={decimals} not implemented for '
+                                      f'{input.dtype.name} tensors; convert with .float() first')
+    return _step("round", Round, input, int(decimals))
+
+
+def sign(input):
+    _need_tensor("sign", input)
+    return Sign()(input)
+
+
+class Frac(Op):
+    def forward(self, x):
+        return x - xp_of(x).trunc(x)
+
+    def backward(self, grad):
+        return grad
+
+
+def frac(input):
+    _float_only("frac", input)
+    return Frac()(input)
+
+
+# ---------------------------------------------------------------- activations
 class Relu(Op):
     save_output = True
 
@@ -147,187 +782,421 @@ class MaskGrad(Op):
         return MaskGrad()(gg, y), None
 
 
-def _float_input(op: str, x):
-    """Math functions of int/bool tensors compute in the default float dtype, as PyTorch does."""
-    if x._data.dtype.kind != "f":
-        from .convert import cast
-        return cast(x, dtypes.get_default_dtype().np)
-    return x
-
-
-def exp(input):
-    return Exp()(_float_input("exp", input))
-
-
 def relu(input):
+    try:
+        if input._data.dtype.kind == "b":
+            raise RuntimeError("relu: Boolean inputs not supported for relu; convert with .float() first")
+    except AttributeError:
+        raise _type_error("relu", input) from None
     return Relu()(input)
 
 
-# ---- not yet implemented (TODO: replace each stub with the real op)
+class LeakyRelu(Op):
+    save_inputs = (0,)
 
+    def __init__(self, negative_slope):
+        self.slope = negative_slope
 
-def floor_divide(*args, **kwargs):
-    raise NotImplementedError("floor_divide is not implemented yet")
+    def forward(self, x):
+        return xp_of(x).where(x > 0, x, x * self.slope)
 
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        d = x._data
+        t = d.dtype.type
+        return grad * _const(xp_of(d).where(d > 0, t(1), t(self.slope)))
 
-def remainder(*args, **kwargs):
-    raise NotImplementedError("remainder is not implemented yet")
 
+class Elu(Op):
+    save_inputs = (0,)
 
-def fmod(*args, **kwargs):
-    raise NotImplementedError("fmod is not implemented yet")
+    def __init__(self, alpha):
+        self.alpha = alpha
 
+    def forward(self, x):
+        xp = xp_of(x)
+        return xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * self.alpha)
 
-def pow(*args, **kwargs):
-    raise NotImplementedError("pow is not implemented yet")
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return EluBackward(self.alpha)(x, grad)
 
 
-def exp2(*args, **kwargs):
-    raise NotImplementedError("exp2 is not implemented yet")
+class EluBackward(Op):
+    """grad * elu'(x) in one op: alpha * exp(x) for x <= 0 (PyTorch's side at 0), 1 above.
+    From x, not from the output: y + alpha would cancel to 0 in the far negative tail."""
 
+    save_inputs = (0, 1)
 
-def log(*args, **kwargs):
-    raise NotImplementedError("log is not implemented yet")
+    def __init__(self, alpha):
+        self.alpha = alpha
 
+    def forward(self, x, grad):
+        xp = xp_of(x)
+        return xp.where(x > 0, grad, grad * (xp.exp(xp.minimum(x, 0)) * self.alpha))
 
-def log2(*args, **kwargs):
-    raise NotImplementedError("log2 is not implemented yet")
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = None
+        if nx:  # elu'' = alpha * exp(x) for x <= 0, 0 above
+            gx = _masked(gg * grad * (exp(clamp_max(x, 0)) * self.alpha), x._data <= 0)
+        return gx, (EluBackward(self.alpha)(x, gg) if ng else None)
 
 
-def log10(*args, **kwargs):
-    raise NotImplementedError("log10 is not implemented yet")
+class Gelu(Op):
+    save_inputs = (0,)
 
+    def __init__(self, approximate):
+        self.approximate = approximate
 
-def log1p(*args, **kwargs):
-    raise NotImplementedError("log1p is not implemented yet")
+    def forward(self, x):
+        return kernels.gelu_forward(x, self.approximate)
 
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return GeluBackward(self.approximate)(x, grad)
 
-def expm1(*args, **kwargs):
-    raise NotImplementedError("expm1 is not implemented yet")
 
+class GeluBackward(Op):
+    """grad * gelu'(x) by the fused kernel. Recorded under create_graph=True, where its own
+    backward (composed tensor ops for gelu'') gives the second derivative."""
 
-def sqrt(*args, **kwargs):
-    raise NotImplementedError("sqrt is not implemented yet")
+    save_inputs = (0, 1)
 
+    def __init__(self, approximate):
+        self.approximate = approximate
 
-def rsqrt(*args, **kwargs):
-    raise NotImplementedError("rsqrt is not implemented yet")
+    def forward(self, x, grad):
+        return kernels.gelu_backward(x, grad, self.approximate)
 
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = gg * grad * _gelu_second_derivative(x, self.approximate) if nx else None
+        return gx, (GeluBackward(self.approximate)(x, gg) if ng else None)
 
-def square(*args, **kwargs):
-    raise NotImplementedError("square is not implemented yet")
 
+def _gelu_second_derivative(x, approximate):
+    x2 = x * x
+    if approximate == "none":  # gelu' = Phi + x phi, so gelu'' = phi * (2 - x²)
+        return exp(x2 * -0.5) * ((2 - x2) * _INV_SQRT_2PI)
+    # u = k (x + c x³), t = tanh(u): gelu'' = (1 - t²) (u' - x t u'² + 3 k c x²)
+    k = _SQRT_2_OVER_PI
+    t = tanh((x + x * x2 * _GELU_C) * k)
+    du = (x2 * (3 * _GELU_C) + 1) * k
+    return (1 - t * t) * (du - x * t * du * du + x2 * (3 * k * _GELU_C))
 
-def reciprocal(*args, **kwargs):
-    raise NotImplementedError("reciprocal is not implemented yet")
 
+class Silu(Op):
+    save_inputs = (0,)
 
-def abs(*args, **kwargs):
-    raise NotImplementedError("abs is not implemented yet")
+    def forward(self, x):
+        return x * _sigmoid_arr(x)
 
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return SiluBackward()(x, grad)
+
+
+class SiluBackward(Op):
+    """grad * s (1 + x (1 - s)) with s = sigmoid(x), in one op; differentiable in x and grad."""
+
+    save_inputs = (0, 1)
+
+    def forward(self, x, grad):
+        s = _sigmoid_arr(x)
+        return grad * (s * (1 + x * (1 - s)))
+
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = None
+        if nx:  # silu'' = s (1 - s) (2 + x (1 - 2 s))
+            s = sigmoid(x)
+            gx = gg * grad * (s * (1 - s) * (x * (1 - s * 2) + 2))
+        return gx, (SiluBackward()(x, gg) if ng else None)
+
+
+class Softplus(Op):
+    save_inputs = (0,)
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = xp_of(x)
+        bx = x * self.beta if self.beta != 1 else x
+        # log1p(exp(bx)) / beta, linear above the threshold; exp never sees more than it
+        soft = xp.log1p(xp.exp(xp.minimum(bx, self.threshold)))
+        if self.beta != 1:
+            soft /= self.beta
+        return xp.where(bx > self.threshold, x, soft)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        bx = x * self.beta if self.beta != 1 else x
+        return Where()(_const(bx._data > self.threshold), grad, grad * sigmoid(bx))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _float_only("leaky_relu", input)
+    if inplace:
+        return input._inplace(leaky_relu, negative_slope)
+    return LeakyRelu(negative_slope)(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _float_only("elu", input)
+    if inplace:
+        return input._inplace(elu, alpha)
+    return Elu(alpha)(input)
+
+
+def gelu(input, approximate="none"):
+    _float_only("gelu", input)
+    if approximate != "none" and approximate != "tanh":
+        raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    return Gelu(approximate)(input)
+
+
+def silu(input, inplace=False):
+    _float_only("silu", input)
+    if inplace:
+        return input._inplace(silu)
+    return Silu()(input)
 
-def sign(*args, **kwargs):
-    raise NotImplementedError("sign is not implemented yet")
 
+def softplus(input, beta=1.0, threshold=20.0):
+    _float_only("softplus", input)
+    return Softplus(beta, threshold)(input)
 
-def sin(*args, **kwargs):
-    raise NotImplementedError("sin is not implemented yet")
 
+# ---------------------------------------------------------------- clamp, maximum, minimum, where
+class Clamp(Op):
+    """max(min(x, hi), lo) with number or tensor bounds (None for an absent one)."""
 
-def cos(*args, **kwargs):
-    raise NotImplementedError("cos is not implemented yet")
+    save_inputs = (0, 1, 2)
 
+    def forward(self, x, lo, hi):
+        xp = xp_of(x)
+        out = x if lo is None else xp.maximum(x, lo)
+        return out if hi is None else xp.minimum(out, hi)
 
-def tan(*args, **kwargs):
-    raise NotImplementedError("tan is not implemented yet")
+    def backward(self, grad):
+        # PyTorch's rule: x gets the gradient where lo <= x <= hi (bounds included); a tensor lo
+        # where x < lo < hi, a tensor hi where x > hi or hi < lo (hi wins when lo > hi)
+        x, lo, hi = self.saved_tensors
+        x, lo, hi = x._data, _arr(lo), _arr(hi)
+        nx, nlo, nhi = self.needs_input_grad
+        gx = glo = ghi = None
+        if nx:
+            if lo is None:
+                keep = x <= hi
+            elif hi is None:
+                keep = x >= lo
+            else:
+                keep = (x >= lo) & (x <= hi)
+            gx = _masked(grad, keep)
+        if nlo:
+            glo = _masked(grad, (x < lo) if hi is None else (x < lo) & (lo < hi))
+        if nhi:
+            ghi = _masked(grad, (x > hi) if lo is None else (x > hi) | (hi < lo))
+        return gx, glo, ghi
 
 
-def tanh(*args, **kwargs):
-    raise NotImplementedError("tanh is not implemented yet")
+def _bound(v, dt):
+    if v is None:
+        return None
+    if isinstance(v, Tensor):
+        return _cast(v, dt)
+    try:
+        return dt.type(v)
+    except OverflowError:
+        raise RuntimeError(f"clamp: value {v} cannot be converted to type {dtypes.from_numpy_dtype(dt).name} "
+                           f"without overflow") from None
 
-
-def sigmoid(*args, **kwargs):
-    raise NotImplementedError("sigmoid is not implemented yet")
-
-
-def leaky_relu(*args, **kwargs):
-    raise NotImplementedError("leaky_relu is not implemented yet")
-
-
-def elu(*args, **kwargs):
-    raise NotImplementedError("elu is not implemented yet")
-
-
-def gelu(*args, **kwargs):
-    raise NotImplementedError("gelu is not implemented yet")
-
-
-def silu(*args, **kwargs):
-    raise NotImplementedError("silu is not implemented yet")
-
-
-def softplus(*args, **kwargs):
-    raise NotImplementedError("softplus is not implemented yet")
-
-
-def clamp(*args, **kwargs):
-    raise NotImplementedError("clamp is not implemented yet")
-
-
-def clip(*args, **kwargs):
-    raise NotImplementedError("clip is not implemented yet")
-
-
-def clamp_min(*args, **kwargs):
-    raise NotImplementedError("clamp_min is not implemented yet")
-
-
-def clamp_max(*args, **kwargs):
-    raise NotImplementedError("clamp_max is not implemented yet")
-
-
-def maximum(*args, **kwargs):
-    raise NotImplementedError("maximum is not implemented yet")
-
-
-def minimum(*args, **kwargs):
-    raise NotImplementedError("minimum is not implemented yet")
-
-
-def where(*args, **kwargs):
-    raise NotImplementedError("where is not implemented yet")
-
-
-def floor(*args, **kwargs):
-    raise NotImplementedError("floor is not implemented yet")
-
-
-def ceil(*args, **kwargs):
-    raise NotImplementedError("ceil is not implemented yet")
-
-
-def round(*args, **kwargs):
-    raise NotImplementedError("round is not implemented yet")
-
-
-def trunc(*args, **kwargs):
-    raise NotImplementedError("trunc is not implemented yet")
-
-
-def frac(*args, **kwargs):
-    raise NotImplementedError("frac is not implemented yet")
-
-
-def lerp(*args, **kwargs):
-    raise NotImplementedError("lerp is not implemented yet")
-
-
-def addcmul(*args, **kwargs):
-    raise NotImplementedError("addcmul is not implemented yet")
-
-
-def addcdiv(*args, **kwargs):
-    raise NotImplementedError("addcdiv is not implemented yet")
+
+def clamp(input, min=None, max=None):
+    _need_tensor("clamp", input)
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    for v, name, pos in ((min, "min", 2), (max, "max", 3)):
+        if v is not None and not isinstance(v, Tensor) and not is_scalar(v):
+            raise TypeError(f"clamp(): argument '{name}' (position {pos}) must be a Number or a Tensor, "
+                            f"not {type(v).__name__}")
+    dt = dtypes.result_type(input, *(_scalar_for_promotion(v) for v in (min, max) if v is not None)).np
+    return _apply("clamp", Clamp(), _cast(input, dt), _bound(min, dt), _bound(max, dt))
+
+
+clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def _minmax_grads(op, grad, a_loses_when):
+    """Gradients of maximum/minimum: the loser gets 0, a tie splits 0.5/0.5 (a NaN passes both)."""
+    a, b = op.saved_tensors
+    ad, bd = a._data, b._data
+    xp, t = xp_of(ad), grad._data.dtype.type
+    tie = ad == bd
+    na, nb = op.needs_input_grad
+    ga = gb = None
+    if na:
+        ga = _masked(grad, xp.where(tie, t(0.5), xp.where(a_loses_when(ad, bd), t(0), t(1))))
+    if nb:
+        gb = _masked(grad, xp.where(tie, t(0.5), xp.where(a_loses_when(bd, ad), t(0), t(1))))
+    return ga, gb
+
+
+class Maximum(Op):
+    save_inputs = (0, 1)
+
+    def forward(self, a, b):
+        return xp_of(a).maximum(a, b)
+
+    def backward(self, grad):
+        return _minmax_grads(self, grad, lambda u, v: u < v)
+
+
+class Minimum(Op):
+    save_inputs = (0, 1)
+
+    def forward(self, a, b):
+        return xp_of(a).minimum(a, b)
+
+    def backward(self, grad):
+        return _minmax_grads(self, grad, lambda u, v: u > v)
+
+
+def maximum(input, other):
+    _need_tensor("maximum", input)
+    _need_tensor("maximum", other, "other", 2)
+    a, b, _ = operands("maximum", input, other)
+    return apply_binary("maximum", Maximum(), a, b)
+
+
+def minimum(input, other):
+    _need_tensor("minimum", input)
+    _need_tensor("minimum", other, "other", 2)
+    a, b, _ = operands("minimum", input, other)
+    return apply_binary("minimum", Minimum(), a, b)
+
+
+class Where(Op):
+    save_inputs = (0,)
+
+    def forward(self, cond, a, b):
+        return xp_of(cond).where(cond, a, b)
+
+    def backward(self, grad):
+        c = self.saved_tensors[0]._data
+        _, na, nb = self.needs_input_grad
+        return None, (_masked(grad, c) if na else None), (_masked(grad, ~c) if nb else None)
+
+
+def where(condition, input=None, other=None):
+    """where(condition, input, other): input where condition holds, else other (scalars allowed);
+    where(condition) alone: the indices of its nonzero elements, one int64 tensor per dim."""
+    _need_tensor("where", condition, "condition")
+    if input is None and other is None:
+        d = condition._data
+        return tuple(_const(i.astype(np.int64)) for i in xp_of(d).nonzero(xp_of(d).atleast_1d(d)))
+    cdt = condition._data.dtype
+    if cdt != bool:
+        if cdt != np.uint8:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor with dtype "
+                               f"{condition.dtype.name}")
+        condition = condition.to(dtypes.bool_)  # uint8 masks: accepted, as PyTorch still does
+    if isinstance(input, Tensor) or isinstance(other, Tensor):
+        a, b, _ = operands("where", input, other)
+    else:
+        for v, name, pos in ((input, "input", 2), (other, "other", 3)):
+            if not is_scalar(v):
+                raise TypeError(f"where(): argument '{name}' (position {pos}) must be a Tensor or a Number, "
+                                f"not {type(v).__name__}")
+        dt = dtypes.result_type(_scalar_for_promotion(input), _scalar_for_promotion(other)).np
+        a, b = dt.type(input), dt.type(other)
+    return _apply("where", Where(), condition, a, b)
+
+
+# ---------------------------------------------------------------- lerp, addcmul, addcdiv
+class Lerp(Op):
+    save_inputs = (0, 1, 2)
+
+    def forward(self, a, b, w):
+        # PyTorch's two forms: exact at w == 0 (a) and at w == 1 (b)
+        if isinstance(w, np.generic):
+            return a + w * (b - a) if builtins.abs(w) < 0.5 else b - (b - a) * (1 - w)
+        d = b - a
+        return xp_of(a).where(xp_of(a).abs(w) < 0.5, a + w * d, b - d * (1 - w))
+
+    def backward(self, grad):
+        a, b, w = self.saved_tensors
+        na, nb, nw = self.needs_input_grad
+        return ((grad * (1 - w)) if na else None, (grad * w) if nb else None,
+                (grad * (b - a)) if nw else None)
+
+
+def lerp(input, end, weight):
+    _need_tensor("lerp", input)
+    _need_tensor("lerp", end, "end", 2)
+    dt = input._data.dtype
+    if dt.kind != "f":
+        raise NotImplementedError(f'"lerp" not implemented for {input.dtype.name} tensors; convert with '
+                                  f'.float() first')
+    if end._data.dtype != dt:
+        raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `end` but got dtype {end.dtype.name}")
+    if isinstance(weight, Tensor):
+        if weight._data.ndim and weight._data.dtype != dt:  # a 0-dim weight is cast, like a number
+            raise RuntimeError(f"lerp: expected dtype {input.dtype.name} for `weight` but got dtype "
+                               f"{weight.dtype.name}")
+        w = _cast(weight, dt)
+    elif is_scalar(weight):
+        w = dt.type(weight)
+    else:
+        raise TypeError(f"lerp(): argument 'weight' (position 3) must be a Number or a Tensor, not "
+                        f"{type(weight).__name__}")
+    return _apply("lerp", Lerp(), input, end, w)
+
+
+def _three_tensors(op, input, tensor1, tensor2):
+    for v, name, pos in ((input, "input", 1), (tensor1, "tensor1", 2), (tensor2, "tensor2", 3)):
+        _need_tensor(op, v, name, pos)
+    try:
+        np.broadcast_shapes(input._data.shape, tensor1._data.shape, tensor2._data.shape)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {list(input.shape)}, {list(tensor1.shape)} and "
+                           f"{list(tensor2.shape)} do not broadcast to a common shape") from None
+    dt = dtypes.result_type(input, tensor1, tensor2).np
+    return _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt), dt
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    x, t1, t2, dt = _three_tensors("addcmul", input, tensor1, tensor2)
+    _no_bool("addcmul", dt)
+    prod = mul(t1, t2)
+    if value != 1:
+        prod = mul(prod, dt.type(value))  # an integer result truncates the value, as PyTorch
+    return add(x, prod)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    x, t1, t2, dt = _three_tensors("addcdiv", input, tensor1, tensor2)
+    if tensor1._data.dtype.kind != "f" and tensor2._data.dtype.kind != "f":
+        raise RuntimeError("addcdiv: integer division with addcdiv is not supported (as in PyTorch); use "
+                           "input + value * tensor1.div(tensor2, rounding_mode='trunc') for integer "
+                           "division, or pass floating point tensors for true division")
+    quot = div(t1, t2)
+    if value != 1:
+        quot = mul(quot, dt.type(value))
+    return add(x, quot)
 
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'exp', 'relu', 'floor_divide', 'remainder', 'fmod', 'pow', 'exp2', 'log', 'log2', 'log10', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'square', 'reciprocal', 'abs', 'sign', 'sin', 'cos', 'tan', 'tanh', 'sigmoid', 'leaky_relu', 'elu', 'gelu', 'silu', 'softplus', 'clamp', 'clip', 'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'floor', 'ceil', 'round', 'trunc', 'frac', 'lerp', 'addcmul', 'addcdiv', 'true_divide', 'negative']
