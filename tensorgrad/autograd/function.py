@@ -104,7 +104,9 @@ class Op(Node):
         self._seq = next(_counter)
         if multi:
             self._out_meta = tuple((o.shape, o.dtype) for o in out)
-            res = tuple(make(o, self, i, None, view_of) for i, o in enumerate(out))
+            # integer outputs (indices) are never differentiable: they get no grad_fn
+            res = tuple(make(o, self, i, None, view_of) if o.dtype.kind == "f" else make(o, None, 0, None, view_of)
+                        for i, o in enumerate(out))
             res0 = res[0]
         else:
             self._out_meta = ((out.shape, out.dtype),)
