@@ -75,7 +75,10 @@ class Device:
 
     def __eq__(self, other):
         if isinstance(other, str):
-            other = Device(other)
+            try:
+                other = Device(other)
+            except (RuntimeError, TypeError):
+                return False
         return isinstance(other, Device) and self.type == other.type and self.index == other.index
 
     def __hash__(self):
@@ -224,11 +227,17 @@ def generator_for(device: Device):
 def random_uniform(device: Device, shape, np_dtype):
     """Uniform [0, 1) samples in a floating dtype."""
     g = generator_for(device)
+    half = np_dtype == np.float16
     if device.type == "cpu":
-        if np_dtype == np.float16:
-            return g.random(shape, dtype=np.float32).astype(np.float16)
-        return g.random(shape, dtype=np_dtype)
-    return g.random_sample(shape, dtype=np_dtype if np_dtype != np.float16 else np.float32).astype(np_dtype, copy=False)
+        u = g.random(shape, dtype=np.float32 if half else np_dtype)
+    else:
+        u = g.random_sample(shape, dtype=np.float32 if half else np_dtype)
+    if half:
+        # keep 11 random bits: every value is exact in float16, so none rounds up to 1.0
+        xp = np if device.type == "cpu" else _cupy
+        u = xp.floor(u * 2048.0) * (1.0 / 2048.0)
+        return u.astype(np.float16)
+    return u
 
 
 def random_normal(device: Device, shape, np_dtype):

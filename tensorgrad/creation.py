@@ -23,8 +23,13 @@ def _shape(size, op):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
-            raise RuntimeError(f"{op}(): size must be a sequence of non-negative ints, got {list(size)}")
+        if not isinstance(s, (int, np.integer)) or isinstance(s, (bool, np.bool_)):
+            if isinstance(s, Tensor) and s._data.size == 1 and s._data.dtype.kind in "iu":
+                continue
+            raise TypeError(f"{op}(): argument 'size' must be a tuple of ints, but found element of type "
+                            f"{type(s).__name__} in {list(size)}")
+        if s < 0:
+            raise RuntimeError(f"{op}(): Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(int(s) for s in size)
 
 
@@ -36,7 +41,16 @@ def _leaf(arr, requires_grad=False):
 
 
 def _infer_dtype(data):
-    """PyTorch's inference for Python data: bool -> bool, int -> int64, float -> default float."""
+    """PyTorch's inference for tensor() data (torch/csrc/utils/tensor_new.cpp, infer_scalar_type).
+
+    NumPy arrays and scalars give their own dtype, tensors theirs, Python bool -> bool, int ->
+    int64, float -> the default dtype; a sequence gives promote_types over its items (an empty
+    one gives the default dtype).
+    """
+    if isinstance(data, (np.generic, np.ndarray)) or backend.is_array(data):
+        return dtypes.from_numpy_dtype(data.dtype)
+    if isinstance(data, Tensor):
+        return data.dtype
     if isinstance(data, bool):
         return dtypes.bool_
     if isinstance(data, numbers.Integral):
@@ -44,22 +58,38 @@ def _infer_dtype(data):
     if isinstance(data, numbers.Real):
         return dtypes.get_default_dtype()
     if isinstance(data, (list, tuple)):
-        kinds = set()
-        stack = [data]
-        while stack:
-            x = stack.pop()
-            if isinstance(x, (list, tuple)):
-                stack.extend(x)
-            elif isinstance(x, Tensor):
-                kinds.add(x.dtype._rank)
-            else:
-                kinds.add(_infer_dtype(x)._rank)
-        if not kinds:
-            return dtypes.get_default_dtype()
-        return (dtypes.bool_, dtypes.int64, dtypes.get_default_dtype())[max(kinds)]
-    if isinstance(data, np.generic):
-        return dtypes.from_numpy_dtype(data.dtype)
+        return _infer_sequence(data)
+    if isinstance(data, numbers.Complex):
+        raise TypeError("tensor(): complex numbers are not supported by tensorgrad")
     raise TypeError(f"tensor(): could not infer dtype of {type(data).__name__}")
+
+
+def _infer_sequence(seq):
+    default = dtypes.get_default_dtype()
+    promote = dtypes.promote_types
+    out = None
+    stack = [seq]
+    while stack:
+        x = stack.pop()
+        if not len(x):
+            out = default if out is None else promote(out, default)
+            continue
+        for item in x:
+            cls = item.__class__
+            if cls is float:
+                d = default
+            elif cls is int:
+                d = dtypes.int64
+            elif cls is bool:
+                d = dtypes.bool_
+            elif cls is list or cls is tuple:
+                stack.append(item)
+                continue
+            else:
+                d = _infer_dtype(item)
+            if d is not out:
+                out = d if out is None else promote(out, d)
+    return out
 
 
 def _unwrap(data):
@@ -191,8 +221,12 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     if end is None:
         start, end = 0, start
     vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
-    if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
+    start_v, end_v, step_v = vals
+    if step_v == 0:
+        raise RuntimeError("arange(): step must be nonzero")
+    if (end_v - start_v) * step_v < 0:
+        raise RuntimeError(f"arange(): upper bound and lower bound inconsistent with step sign: start={start_v}, "
+                           f"end={end_v}, step={step_v}")
     if dtype is None:
         is_int = all(isinstance(v, numbers.Integral) for v in vals)
         dtype = dtypes.int64 if is_int else dtypes.get_default_dtype()
@@ -205,6 +239,10 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
 
 
 def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool):
+        raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
+    if steps < 0:
+        raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
     dev = _device(device)
     xp = backend.xp_for(dev)
     with backend.device_context(dev):
@@ -213,6 +251,13 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    for name, v in (("n", n), ("m", m)):
+        if v is None:
+            continue
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            raise TypeError(f"eye(): argument '{name}' must be int, not {type(v).__name__}")
+        if v < 0:
+            raise RuntimeError(f"eye(): {name} must be greater or equal to 0, got {v}")
     dev = _device(device)
     xp = backend.xp_for(dev)
     with backend.device_context(dev):

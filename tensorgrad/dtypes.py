@@ -70,11 +70,14 @@ def set_default_dtype(d) -> None:
 
 
 def as_dtype(d) -> dtype:
-    """Accept a tensorgrad dtype, a NumPy dtype or type, a name, or Python's float/int/bool."""
+    """Accept a tensorgrad dtype, a NumPy dtype or type, a name, or Python's float/int/bool.
+
+    Python's ``float`` is float64, as in PyTorch (``torch.ones(2, dtype=float)`` is double).
+    """
     if d.__class__ is dtype:
         return d
     if d is builtins_float:
-        return _default_float
+        return float64
     if d is builtins_int:
         return int64
     if d is builtins_bool:
@@ -97,6 +100,7 @@ def from_numpy_dtype(npd) -> dtype:
 
 
 import builtins as _b  # noqa: E402
+import numbers as _numbers  # noqa: E402
 
 builtins_float, builtins_int, builtins_bool = _b.float, _b.int, _b.bool
 
@@ -111,11 +115,19 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def _scalar_rank(x) -> int:
-    if isinstance(x, builtins_bool):
-        return 0
-    if isinstance(x, builtins_int):
+    cls = x.__class__
+    if cls is builtins_float:
+        return 2
+    if cls is builtins_int:
         return 1
-    return 2
+    if cls is builtins_bool or isinstance(x, (builtins_bool, np.bool_)):
+        return 0
+    if isinstance(x, _numbers.Integral):  # int subclasses, NumPy integers
+        return 1
+    if isinstance(x, _numbers.Real):  # float subclasses, NumPy floats
+        return 2
+    raise TypeError(f"result_type: expected Tensors or Python numbers (bool, int, float), got "
+                    f"{type(x).__name__}")
 
 
 def result_type(*operands) -> dtype:

@@ -19,7 +19,7 @@ from .autograd.engine import run_backward
 
 
 class Tensor:
-    __slots__ = ("_data", "_requires_grad", "grad", "_node", "_out_idx", "_vc", "_base",
+    __slots__ = ("_data", "_requires_grad", "_grad", "_node", "_out_idx", "_vc", "_base",
                  "_hooks", "_accum", "__weakref__")
     __array_priority__ = 1000  # NumPy defers to our reflected operators
     __array_ufunc__ = None  # ... and never converts a Tensor silently inside a ufunc
@@ -39,7 +39,7 @@ class Tensor:
         t._node = node
         t._out_idx = idx
         t._requires_grad = False
-        t.grad = None
+        t._grad = None
         t._hooks = None
         t._accum = None
         if view_of is not None and data.base is not None:
@@ -55,7 +55,7 @@ class Tensor:
         self._node = None
         self._out_idx = 0
         self._requires_grad = False
-        self.grad = None
+        self._grad = None
         self._hooks = None
         self._accum = None
         self._vc = [0]
@@ -114,7 +114,15 @@ class Tensor:
         return bool(self._data.flags.c_contiguous)
 
     def stride(self, dim=None):
-        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        d = self._data
+        if d.size == 0:  # NumPy's strides of empty arrays are arbitrary; PyTorch reports contiguous ones
+            st, n = [], 1
+            for s in reversed(d.shape):
+                st.append(n)
+                n *= max(s, 1)
+            st = tuple(reversed(st))
+        else:
+            st = tuple(s // d.itemsize for s in d.strides)
         return st if dim is None else st[_wrap_dim(dim, self._data.ndim, "stride")]
 
     @property
@@ -143,6 +151,34 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True):
         self.requires_grad = requires_grad
         return self
+
+    @property
+    def grad(self):
+        """The accumulated gradient (leaves, and non-leaves with retain_grad()), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            d, v = self._data, value._data
+            if v.shape != d.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size '{list(v.shape)}' to a tensor of "
+                                   f"size '{list(d.shape)}'. Please ensure that the gradient and the tensor are "
+                                   f"the same size")
+            if v.dtype != d.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype {value.dtype} to a tensor with "
+                                   f"dtype {self.dtype}; the gradient must have the tensor's dtype")
+            if v.__class__ is not d.__class__ or (v.__class__ is not np.ndarray and v.device.id != d.device.id):
+                raise RuntimeError(f"assigned grad has data located on a different device ({value.device}) "
+                                   f"than the tensor ({self.device})")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def is_leaf(self) -> bool:
@@ -215,6 +251,8 @@ class Tensor:
         if inputs is not None:
             from .autograd import grad as _grad
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            if not inputs:
+                raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
             grads = _grad(self, inputs, gradient, retain_graph=retain_graph, create_graph=create_graph,
                           allow_unused=True)
             for t, g in zip(inputs, grads):
@@ -242,8 +280,16 @@ class Tensor:
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
     def type(self, dtype=None):
+        """No argument: the legacy type name, e.g. 'tensorgrad.FloatTensor'; else ``to(dtype)``."""
         if dtype is None:
-            return f"tensorgrad.{self.dtype.name}"
+            name = _LEGACY_TYPE_NAMES[self._data.dtype.name]
+            return f"tensorgrad.cuda.{name}" if self.is_cuda else f"tensorgrad.{name}"
+        if isinstance(dtype, str) and dtype.endswith("Tensor"):
+            legacy = dtype.rsplit(".", 1)[-1]
+            for np_name, n in _LEGACY_TYPE_NAMES.items():
+                if n == legacy:
+                    return self.to(dtypes.as_dtype(np_name), device="cuda" if ".cuda." in dtype else None)
+            raise TypeError(f"type(): invalid type {dtype!r}")
         return self.to(dtype)
 
     def type_as(self, other):
@@ -371,10 +417,11 @@ class Tensor:
         recording = enabled and (self._node is not None or any(
             isinstance(a, Tensor) and a.requires_grad for a in args))
         if recording:
-            base = self._base
-            if base is not None and base.requires_grad:
-                raise RuntimeError("in-place modification of a view of a tensor that requires grad is not "
-                                   "supported by tensorgrad; modify the base tensor or clone() the view")
+            if self._base is not None:
+                # the base would see the new values but not the op on its tape: refuse, don't mislead
+                raise RuntimeError("a recorded in-place operation on a view is not supported by tensorgrad (the "
+                                   "tensor it views would not track the change); modify the base tensor, "
+                                   "clone() the view, or use the out-of-place op")
             old = Tensor._make(self._data.copy(), self._node, self._out_idx, None)
             result = fn(old, *args, **kwargs)
             if result._data.dtype != self._data.dtype:
@@ -393,7 +440,13 @@ class Tensor:
             backend.xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
         self._vc[0] += 1
         if recording:
+            old_node, old_idx = self._node, self._out_idx
             self._node, self._out_idx = result._node, result._out_idx
+            retained = old_node._retained if old_node is not None else None
+            if retained and old_idx in retained and retained[old_idx]() is self:
+                # retain_grad() follows the tensor to its new version (hooks stay with the old one)
+                del retained[old_idx]
+                self.retain_grad()
         return self
 
     def add_(self, other, alpha=1):
@@ -424,7 +477,8 @@ class Tensor:
         return self._inplace(_ix.masked_fill, mask, value)
 
     def fill_(self, value):
-        if not (grad_mode._state.enabled and self._node is not None):
+        if not grad_mode._state.enabled or (self._node is None and not self._requires_grad and not (
+                isinstance(value, Tensor) and value.requires_grad)):
             self._data.fill(value.item() if isinstance(value, Tensor) else value)
             self._vc[0] += 1
             return self
@@ -637,6 +691,9 @@ class _RemovableHandle:
 
 
 _new = object.__new__
+_LEGACY_TYPE_NAMES = {"float16": "HalfTensor", "float32": "FloatTensor", "float64": "DoubleTensor",
+                      "int8": "CharTensor", "uint8": "ByteTensor", "int16": "ShortTensor",
+                      "int32": "IntTensor", "int64": "LongTensor", "bool": "BoolTensor"}
 
 
 def _wrap_dim(dim, ndim, op) -> int:

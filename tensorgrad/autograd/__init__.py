@@ -50,6 +50,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     if retain_graph is None:
         retain_graph = create_graph
     if inputs is not None:
+        inputs = [inputs] if not isinstance(inputs, (tuple, list)) else list(inputs)
+        if not inputs:
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
         for t, g in zip(tensors, grad_tensors):  # simple and exact, if not the fastest
             t.backward(g, retain_graph=True if len(tensors) > 1 else retain_graph,
                        create_graph=create_graph, inputs=inputs)

@@ -1,7 +1,13 @@
-"""Thread-local switch for recording ops: no_grad, enable_grad, set_grad_enabled."""
+"""Thread-local switch for recording ops: no_grad, enable_grad, set_grad_enabled.
+
+Each is a context manager and a decorator, as in PyTorch: ``@no_grad()``, ``@no_grad`` (no
+parentheses) and ``@set_grad_enabled(False)``. A decorated generator function runs each of its
+steps in the mode, and the caller's mode is back in force between steps.
+"""
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 
 
@@ -16,10 +22,71 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
+class _Mode:
+    """Plain save/set/restore of the mode (what the decorators run around each call or step)."""
+
+    __slots__ = ("mode", "prev")
+
+    def __init__(self, mode: bool):
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev = _state.enabled
+        _state.enabled = self.mode
+
+    def __exit__(self, *exc):
+        _state.enabled = self.prev
+        return False
+
+
+def _decorate(mode: bool, fn):
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with _Mode(mode):
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with _Mode(mode):
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with _Mode(mode):
+                            response = gen.throw(e)
+                    else:
+                        with _Mode(mode):
+                            response = gen.send(request)
+            except StopIteration as stop:
+                return stop.value
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        prev = _state.enabled
+        _state.enabled = mode
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _state.enabled = prev
+    return wrapper
+
+
 class _GradMode:
     """Base for the grad-mode context managers; each also works as a decorator."""
 
     _mode = True
+
+    def __new__(cls, orig_func=None):
+        if orig_func is not None and callable(orig_func):  # used bare: @no_grad
+            return _decorate(cls._mode, orig_func)
+        return super().__new__(cls)
+
+    def __init__(self, orig_func=None):
+        pass
 
     def __enter__(self):
         self._prev = _state.enabled
@@ -31,17 +98,7 @@ class _GradMode:
         return False
 
     def __call__(self, fn):
-        mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            prev = _state.enabled
-            _state.enabled = mode
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _state.enabled = prev
-        return wrapper
+        return _decorate(self._mode, fn)
 
 
 class no_grad(_GradMode):
@@ -59,6 +116,9 @@ class enable_grad(_GradMode):
 class set_grad_enabled(_GradMode):
     """``set_grad_enabled(False)`` is ``no_grad()``; also a plain call that sets the mode."""
 
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
     def __init__(self, mode: bool):
         self._mode = bool(mode)
         self._prev = _state.enabled
@@ -73,4 +133,4 @@ class set_grad_enabled(_GradMode):
 
     def __call__(self, fn):
         _state.enabled = self._prev  # used as a decorator: undo the call-time switch
-        return super().__call__(fn)
+        return _decorate(self._mode, fn)

@@ -89,16 +89,19 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             import warnings
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; finite differences "
                           f"will be inaccurate", stacklevel=2)
-    numerical, _ = _numerical_jacobians(func, inputs, diff_idx, eps)
+    numerical, outs0 = _numerical_jacobians(func, inputs, diff_idx, eps)
     analytical = _analytical_jacobians(func, inputs, diff_idx)
+    bounds = np.cumsum([o._data.size for o in outs0])  # column ranges of the outputs
     for r, i in enumerate(diff_idx):
         a, n = analytical[r], numerical[r]
         if not np.allclose(a, n, atol=atol, rtol=rtol):
             err = np.abs(a - n)
-            where = np.unravel_index(np.argmax(err), err.shape)
-            msg = (f"Jacobian mismatch for output 0 with respect to input {i}:\n"
-                   f"numerical:{n}\nanalytical:{a}\nworst at (input element, output element) {where}: "
-                   f"numerical {n[where]!r} vs analytical {a[where]!r}")
+            row, col = np.unravel_index(np.argmax(err), err.shape)
+            k = int(np.searchsorted(bounds, col, side="right"))
+            col_in_k = int(col - (bounds[k - 1] if k else 0))
+            msg = (f"Jacobian mismatch for output {k} with respect to input {i}:\n"
+                   f"numerical:{n}\nanalytical:{a}\nworst at input element {int(row)}, output {k} element "
+                   f"{col_in_k}: numerical {float(n[row, col])!r} vs analytical {float(a[row, col])!r}")
             if raise_exception:
                 raise GradcheckError(msg)
             return False

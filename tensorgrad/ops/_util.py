@@ -62,8 +62,13 @@ def operands(op: str, a, b, out_dtype=None):
     if out_dtype is None:
         out_dtype = dtypes.result_type(a if ta else _scalar_for_promotion(a),
                                        b if tb else _scalar_for_promotion(b)).np
-    a = _cast(a, out_dtype) if ta else out_dtype.type(a)
-    b = _cast(b, out_dtype) if tb else out_dtype.type(b)
+    try:
+        a = _cast(a, out_dtype) if ta else out_dtype.type(a)
+        b = _cast(b, out_dtype) if tb else out_dtype.type(b)
+    except OverflowError:
+        value = b if ta else a
+        raise RuntimeError(f"{op}(): value {value!r} cannot be converted to type {out_dtype} without "
+                           f"overflow; use a tensor of a wider dtype") from None
     return a, b, out_dtype
 
 
