@@ -572,9 +572,6 @@ def test_gradcheck_leaves_inputs_unchanged():
 
 
 @needs_torch
-@pytest.mark.xfail(strict=True, reason="function.py Function.apply: ctx._out_meta lists only the Tensor outputs, "
-                   "so backward gets one gradient per *tensor* output; torch passes one per forward output "
-                   "(None for non-tensor outputs), so backward(ctx, g1, g2) fails with a missing argument")
 def test_function_with_non_tensor_output_gets_none_gradient():
     got = {}
     for m in (tg, torch):

@@ -383,9 +383,6 @@ def test_inplace_chain_on_non_leaf_matches_torch():
     close(x.grad, xp.grad)
 
 
-@pytest.mark.xfail(strict=True, reason="ops/elementwise.py Mul and Div save their tensor operand even when "
-                   "the other operand is a constant scalar (Mul.save_inputs=(0,1) unconditionally), so an "
-                   "in-place change of that operand fails the version check; torch saves only the scalar")
 @pytest.mark.parametrize("op", ["mul", "div"])
 def test_inplace_on_operand_of_scalar_mul_div_is_allowed(op):
     x, xp = pair(arr(3))
@@ -772,11 +769,7 @@ def test_grad_fn_names_and_next_functions():
     assert acc.name() == "AccumulateGrad" and acc.variable is x
 
 
-# ---------------------------------------------------------------- known engine bugs (xfail until fixed)
-@pytest.mark.xfail(strict=True, reason="engine.py: leaf tensor hooks run only inside AccumulateGrad.accumulate, "
-                   "but run_backward with `capture` (autograd.grad, and backward(inputs=...) which uses it) "
-                   "records grads[0] of the AccumulateGrad node before any hook and never calls accumulate "
-                   "(accumulate=False); torch applies the leaf's hooks to the returned/accumulated gradient")
+# ---------------------------------------------------------------- engine regressions
 @pytest.mark.parametrize("how", ["grad", "backward_inputs"])
 def test_leaf_hooks_apply_with_autograd_grad_and_backward_inputs(how):
     a = arr(3)
@@ -793,19 +786,12 @@ def test_leaf_hooks_apply_with_autograd_grad_and_backward_inputs(how):
     close(*res)
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py run_backward: the 'does not require grad and does not have a "
-                   "grad_fn' error always says 'element 0'; torch names the offending root's index")
 def test_root_without_grad_error_names_its_index():
     x = tg.tensor([1.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="element 1 of tensors does not require grad"):
         tg.autograd.backward([(x * 2.0).sum(), tg.tensor(1.0)])
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py _no_double_backward: the NoDoubleBackward node only gets the "
-                   "op's input edges (node.next_functions), not edges to the incoming gradients, so a second "
-                   "derivative that flows through the op's grad_output (here w) is silently lost: "
-                   "autograd.grad reports w as unused (or None with allow_unused) instead of raising the "
-                   "'double backward ... not implemented' error")
 def test_no_double_backward_dependence_through_grad_output_raises():
     x = tg.tensor([1.0, 2.0], dtype=tg.float64, requires_grad=True)
     w = tg.tensor([0.5, -1.5], dtype=tg.float64, requires_grad=True)

@@ -133,10 +133,6 @@ class AccumulateGrad(Node):
 
     def accumulate(self, grad, create_graph: bool) -> None:
         leaf = self.variable
-        for hook in leaf._hooks or ():
-            out = hook(grad)
-            if out is not None:
-                grad = out
         old = leaf.grad
         if old is None:
             if create_graph:
@@ -212,11 +208,11 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     captured = [None] * len(capture) if capture else None
     buffers: dict = {}
     heap: list = []
-    for t, g in zip(roots, grad_roots):
+    for i, (t, g) in enumerate(zip(roots, grad_roots)):
         edge = edge_of(t)
         if edge is None:
-            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn; "
-                               "call requires_grad_() on the leaf tensors you want gradients for")
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn; "
+                               f"call requires_grad_() on the leaf tensors you want gradients for")
         node, idx = edge
         buf = buffers.get(node)
         if buf is None:
@@ -244,6 +240,11 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                             out = hook(grads[idx])
                             if out is not None:
                                 grads[idx] = out
+            if node.__class__ is AccumulateGrad and node.variable._hooks:  # leaf hooks: before capture too
+                for hook in node.variable._hooks:
+                    out = hook(grads[0])
+                    if out is not None:
+                        grads[0] = out
             if node._retained:
                 for idx, ref in node._retained.items():
                     t = ref()
@@ -294,7 +295,9 @@ def _call_backward(node, grads, create_graph):
         with grad_mode.no_grad():
             out = node.backward(*grads)
         out = out if isinstance(out, tuple) else (out,)
-        return tuple(None if g is None else _no_double_backward(node, g) for g in out)
+        # the erroring node depends on the op's inputs and on the incoming gradients alike
+        deps = node.next_functions + tuple(edge_of(g) for g in grads)
+        return tuple(None if g is None else _no_double_backward(node, g, deps) for g in out)
     out = node.backward(*grads)
     if out.__class__ is not tuple:
         out = (out,)
@@ -328,12 +331,11 @@ class NoDoubleBackward(Node):
                            f"or build the function from ops that support it")
 
 
-def _no_double_backward(node, g):
-    from ..tensor import Tensor
-    if not grad_mode.is_grad_enabled() or not any(e is not None for e in node.next_functions):
+def _no_double_backward(node, g, deps):
+    if not grad_mode.is_grad_enabled() or not any(e is not None for e in deps):
         return g
-    err = NoDoubleBackward(node.name(), node.next_functions, (g._data.shape, g._data.dtype))
-    return Tensor._make(g._data, err, 0, None)
+    err = NoDoubleBackward(node.name(), deps, (g._data.shape, g._data.dtype))
+    return _tensor_cls[0]._make(g._data, err, 0, None)
 
 
 def _nodes_leading_to(capture, starts):

@@ -166,6 +166,11 @@ class FunctionCtx(Node):
                                   "return a new tensor from forward instead")
 
     def backward(self, *grads):
+        if self._n_outputs != len(grads):  # non-tensor outputs get None, one slot per forward output
+            full = [None] * self._n_outputs
+            for pos, g in zip(self._tensor_positions, grads):
+                full[pos] = g
+            grads = full
         out = self._fn.backward(self, *grads)
         out = out if isinstance(out, tuple) else (out,)
         n = len(self.next_functions)
@@ -219,6 +224,8 @@ class Function:
         ctx.next_functions = tuple(edge_of(a) if isinstance(a, Tensor) else None for a in args)
         ctx._seq = next_seq()
         tensor_outs = [o for o in outs if isinstance(o, Tensor)]
+        ctx._n_outputs = len(outs)
+        ctx._tensor_positions = [i for i, o in enumerate(outs) if isinstance(o, Tensor)]
         ctx._out_meta = tuple((o._data.shape, o._data.dtype) for o in tensor_outs)
         non_diff = {id(t) for t in ctx._non_diff}
         wrapped, pos = [], {}

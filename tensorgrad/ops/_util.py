@@ -62,14 +62,17 @@ def operands(op: str, a, b, out_dtype=None):
     if out_dtype is None:
         out_dtype = dtypes.result_type(a if ta else _scalar_for_promotion(a),
                                        b if tb else _scalar_for_promotion(b)).np
-    try:
-        a = _cast(a, out_dtype) if ta else out_dtype.type(a)
-        b = _cast(b, out_dtype) if tb else out_dtype.type(b)
-    except OverflowError:
-        value = b if ta else a
-        raise RuntimeError(f"{op}(): value {value!r} cannot be converted to type {out_dtype} without "
-                           f"overflow; use a tensor of a wider dtype") from None
+    a = _cast(a, out_dtype) if ta else _scalar_as(a, out_dtype)
+    b = _cast(b, out_dtype) if tb else _scalar_as(b, out_dtype)
     return a, b, out_dtype
+
+
+def _scalar_as(x, np_dtype):
+    """A Python/NumPy scalar as a NumPy scalar of `np_dtype`; out-of-range ints wrap, as in PyTorch."""
+    try:
+        return np_dtype.type(x)
+    except OverflowError:
+        return np.array(x, dtype=np.int64).astype(np_dtype)[()]
 
 
 def _cast(t: Tensor, np_dtype) -> Tensor:

@@ -145,29 +145,39 @@ class Sub(Op):
 
 
 class Mul(Op):
-    save_inputs = (0, 1)
+    @property
+    def save_inputs(self):  # each input's gradient needs only the other input
+        na, nb = self.next_functions[0] is not None, self.next_functions[1] is not None
+        return (0, 1) if na and nb else ((1,) if na else (0,))
 
     def forward(self, a, b):
         return a * b
 
     def backward(self, grad):
-        a, b = self.saved_tensors
         na, nb = self.needs_input_grad
-        return (grad * b if na else None), (grad * a if nb else None)
+        if na and nb:
+            a, b = self.saved_tensors
+            return grad * b, grad * a
+        (other,) = self.saved_tensors
+        return (grad * other, None) if na else (None, grad * other)
 
 
 class Div(Op):
-    save_inputs = (0, 1)
+    @property
+    def save_inputs(self):  # a / b: d/da needs b only; d/db needs both
+        return (0, 1) if self.next_functions[1] is not None else (1,)
 
     def forward(self, a, b):
         return a / b
 
     def backward(self, grad):
-        a, b = self.saved_tensors
         na, nb = self.needs_input_grad
+        if not nb:
+            (b,) = self.saved_tensors
+            return grad / b, None
+        a, b = self.saved_tensors
         ga = grad / b if na else None
-        gb = -grad * a / (b * b) if nb else None
-        return ga, gb
+        return ga, -grad * a / (b * b)
 
 
 class Neg(Op):
@@ -382,6 +392,8 @@ def pow(input, exponent):
         _no_bool("pow", dt)
         return apply_binary("pow", Pow(), a, b)
     a, e, dt = operands("pow", input, exponent)
+    if dt == bool and isinstance(a, Tensor):  # x ** True is x, x ** False is all True, as in PyTorch
+        return a.clone() if e else a.ne(a).logical_not()
     _no_bool("pow", dt)
     if dt.kind != "f" and e < 0:
         raise RuntimeError("Integers to negative integer powers are not allowed (pow: use a floating "
