@@ -523,7 +523,20 @@ class Tensor:
         return self._inplace(lambda t: randn(t.shape, dtype=t.dtype, device=t.device) * std + mean)
 
     def __setitem__(self, index, value):
-        return self._inplace(_ix.index_put, index, value)
+        if grad_mode._state.enabled and (self._requires_grad or self._node is not None or (
+                isinstance(value, Tensor) and value.requires_grad)):
+            self._inplace(_ix.index_put, index, value)  # recorded (or the leaf error)
+        else:
+            _ix.setitem_(self, index, value)
+
+    def index_put_(self, indices, values, accumulate=False):
+        return self._inplace(_ix.index_put, indices, values, accumulate)
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        return self._inplace(_ix.scatter, dim, index, src, value=value)
+
+    def scatter_add_(self, dim, index, src):
+        return self._inplace(_ix.scatter_add, dim, index, src)
 
     def __iadd__(self, other):
         return self.add_(other)
@@ -596,9 +609,13 @@ class Tensor:
         return _la.matmul(other, self)
 
     def __eq__(self, other):
+        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic)):
+            return NotImplemented  # t == None is False, as in PyTorch
         return _cmp.eq(self, other)
 
     def __ne__(self, other):
+        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic)):
+            return NotImplemented
         return _cmp.ne(self, other)
 
     def __lt__(self, other):
@@ -632,6 +649,8 @@ class Tensor:
         return _cmp.bitwise_xor(other, self)
 
     def __invert__(self):
+        if self._data.dtype.kind == "f":
+            raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {self.dtype}")
         return _cmp.bitwise_not(self)
 
     def __getitem__(self, index):
@@ -652,8 +671,9 @@ class Tensor:
                                f"use transpose(dim0, dim1) or mT")
         return self.T
 
-    def contiguous(self):
-        return self if self._data.flags.c_contiguous else _sh.contiguous(self)
+    def where(self, condition, other):
+        """``x.where(cond, y)`` is ``where(cond, x, y)``."""
+        return _ew.where(condition, self, other)
 
     def clone(self):
         return _sh.clone(self)
@@ -743,13 +763,14 @@ def _bind(module, names: str) -> None:
 
 _bind(_ew, "add sub mul div true_divide floor_divide remainder fmod pow neg negative exp exp2 log log2 "
            "log10 log1p expm1 sqrt rsqrt square reciprocal abs sign sin cos tan tanh sigmoid relu "
-           "leaky_relu elu gelu silu softplus clamp clip clamp_min clamp_max maximum minimum where "
+           "leaky_relu elu gelu silu softplus clamp clip clamp_min clamp_max maximum minimum "
            "floor ceil round trunc frac lerp addcmul addcdiv")
 _bind(_cmp, "eq ne lt le gt ge equal isclose allclose isnan isinf isfinite logical_and logical_or "
             "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not")
 _bind(_rd, "sum mean prod max min amax amin argmax argmin var std norm logsumexp softmax log_softmax "
            "all any cumsum")
 _bind(_la, "matmul mm bmm dot outer")
-_bind(_sh, "reshape view flatten unflatten permute transpose swapaxes squeeze unsqueeze expand "
-           "broadcast_to repeat flip split chunk unbind narrow movedim tile")
-_bind(_ix, "gather scatter_add index_select masked_fill tril triu take_along_dim")
+_bind(_sh, "reshape view flatten unflatten permute transpose swapaxes swapdims squeeze unsqueeze "
+           "expand broadcast_to repeat flip split chunk unbind narrow movedim moveaxis tile contiguous")
+_bind(_ix, "gather scatter scatter_add index_select index_put masked_fill masked_select nonzero tril triu "
+           "take_along_dim")

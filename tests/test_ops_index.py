@@ -37,8 +37,8 @@ def idx(*v, dtype=np.int64):
 
 
 def fresh(t):
-    """A new array: tensorgrad's gradcheck misreads outputs (and first gradients) that alias an input."""
-    return t * 1.0
+    """The output itself: gradcheck copies outputs, so ones aliasing the input are read correctly."""
+    return t
 
 
 # (shape of x, index built from the index inputs, index inputs: int/bool arrays)

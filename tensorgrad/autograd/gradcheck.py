@@ -30,14 +30,15 @@ def _numerical_jacobians(func, inputs, diff_idx, eps):
     with no_grad():
         outs0 = _float_outputs(func(*inputs))
         for i in diff_idx:
-            arr = inputs[i]._data  # perturbed in place, element by element (works for any strides)
+            arr = inputs[i]._data  # perturbed in place, element by element (works for any strides);
+            # outputs are copied (np.array) because views of the input change with it
             rows = np.zeros((arr.size, sum(o._data.size for o in outs0)))
             for r, idx in enumerate(itertools.product(*[range(n) for n in arr.shape])):
                 orig = arr[idx].item()
                 arr[idx] = orig + eps
-                plus = [_to_numpy(o._data).ravel() for o in _float_outputs(func(*inputs))]
+                plus = [np.array(_to_numpy(o._data)).ravel() for o in _float_outputs(func(*inputs))]
                 arr[idx] = orig - eps
-                minus = [_to_numpy(o._data).ravel() for o in _float_outputs(func(*inputs))]
+                minus = [np.array(_to_numpy(o._data)).ravel() for o in _float_outputs(func(*inputs))]
                 arr[idx] = orig
                 if plus:
                     rows[r] = (np.concatenate(plus) - np.concatenate(minus)) / (2 * eps)

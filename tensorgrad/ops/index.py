@@ -297,6 +297,31 @@ def index_put(input, indices, values, accumulate=False):
     `values` (a Tensor or a number) is cast to input's dtype and broadcast to the indexed shape.
     With repeated indices and accumulate=False the last write wins.
     """
+    ix, values = _put_operands(input, indices, values)
+    return IndexPut(ix.basic, ix.positions, ix.arrays, bool(accumulate))(input, values)
+
+
+def setitem_(input, indices, values):
+    """``input[indices] = values`` written straight into input's memory (nothing recorded).
+
+    The fast path of ``Tensor.__setitem__`` when no gradient is involved; the checks are index_put's.
+    """
+    ix, values = _put_operands(input, indices, values)
+    v = values
+    if isinstance(values, Tensor):
+        check_same_device("index_put_", [input._data, values._data])
+        v = values._data
+    target = input._data[ix.basic]
+    if ix.arrays:
+        target[_key(ix.positions, ix.arrays)] = v
+    else:
+        target[...] = v
+    input._vc[0] += 1
+    return input
+
+
+def _put_operands(input, indices, values):
+    """The parsed index and `values` cast to input's dtype, checked to broadcast to the indexed shape."""
     check_tensor("index_put", input)
     ix = _parse_index(input, indices)
     dt = input._data.dtype
@@ -316,7 +341,7 @@ def index_put(input, indices, values, accumulate=False):
     else:
         raise TypeError(f"can't assign a {type(values).__name__} to a Tensor: use a number or a Tensor "
                         f"(wrap data with tensorgrad.tensor())")
-    return IndexPut(ix.basic, ix.positions, ix.arrays, bool(accumulate))(input, values)
+    return ix, values
 
 
 # ---------------------------------------------------------------- along one dim
