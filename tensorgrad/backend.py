@@ -121,6 +121,32 @@ def xp_of(arr):
     return np if arr.__class__ is np.ndarray else _cupy
 
 
+def broadcast_to(arr, shape):
+    """A read-only broadcast view of `arr` (NumPy's broadcast_to is Python-level and slow on tiny arrays)."""
+    if arr.__class__ is not np.ndarray:
+        return _cupy.broadcast_to(arr, shape)
+    if not arr.flags.c_contiguous or len(shape) < arr.ndim:
+        return np.broadcast_to(arr, shape)
+    lead = len(shape) - arr.ndim
+    strides = [0] * lead
+    for n, st, want in zip(arr.shape, arr.strides, shape[lead:]):
+        if n != want:
+            if n != 1:
+                return np.broadcast_to(arr, shape)  # let NumPy raise its error
+            st = 0
+        strides.append(st)
+    out = np.ndarray(shape, arr.dtype, arr, 0, tuple(strides))
+    out.flags.writeable = False
+    return out
+
+
+def ones_like(arr):
+    """Ones of `arr`'s shape, dtype and device (np.ones_like is Python-level and slow on tiny arrays)."""
+    if arr.__class__ is np.ndarray:
+        return np.ones(arr.shape, arr.dtype)
+    return _cupy.ones_like(arr)
+
+
 def xp_for(device: Device):
     return np if device.type == "cpu" else cupy()
 

@@ -260,7 +260,7 @@ class Tensor:
                     t.grad = (g if create_graph else g._detached_copy()) if t.grad is None else t.grad + g
             return
         if gradient is None and self._data.size == 1 and self._data.dtype.kind == "f":
-            gradient = Tensor._make(backend.xp_of(self._data).ones_like(self._data), None, 0, None)
+            gradient = Tensor._make(backend.ones_like(self._data), None, 0, None)
         else:
             from .autograd import _make_grads
             (gradient,) = _make_grads((self,), (gradient,))
@@ -551,26 +551,14 @@ class Tensor:
         return self.div_(other)
 
     # ------------------------------------------------------------------ operators
-    def __add__(self, other):
-        return _ew.add(self, other)
-
     def __radd__(self, other):
         return _ew.add(other, self)
-
-    def __sub__(self, other):
-        return _ew.sub(self, other)
 
     def __rsub__(self, other):
         return _ew.sub(other, self)
 
-    def __mul__(self, other):
-        return _ew.mul(self, other)
-
     def __rmul__(self, other):
         return _ew.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ew.div(self, other)
 
     def __rtruediv__(self, other):
         return _ew.div(other, self)
@@ -601,9 +589,6 @@ class Tensor:
 
     def __abs__(self):
         return _ew.abs(self)
-
-    def __matmul__(self, other):
-        return _la.matmul(self, other)
 
     def __rmatmul__(self, other):
         return _la.matmul(other, self)
@@ -652,9 +637,6 @@ class Tensor:
         if self._data.dtype.kind == "f":
             raise TypeError(f"~ (bitwise_not) is only supported for integer and bool tensors, got {self.dtype}")
         return _cmp.bitwise_not(self)
-
-    def __getitem__(self, index):
-        return _ix.getitem(self, index)
 
     # ------------------------------------------------------------------ shape sugar
     @property
@@ -754,6 +736,11 @@ from .ops import index as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _rd  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
+
+
+# the hottest operators are the functional ops themselves: one Python call less per op
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = _ew.add, _ew.sub, _ew.mul
+Tensor.__truediv__, Tensor.__matmul__, Tensor.__getitem__ = _ew.div, _la.matmul, _ix.getitem
 
 
 def _bind(module, names: str) -> None:

@@ -92,7 +92,7 @@ class Node:
                     f"the graph are freed when you call .backward() or autograd.grad(). Specify "
                     f"retain_graph=True if you need to backward through the graph a second time.")
             return ()
-        return tuple(s.unpack(self) for s in saved)
+        return tuple([s.unpack(self) for s in saved])  # a list comprehension: cheaper than a generator
 
     def release(self) -> None:
         """Drop what was saved for backward (after a backward without retain_graph)."""
@@ -117,30 +117,41 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The sink for a leaf tensor that requires grad: adds the gradient into ``.grad``."""
+    """The sink for a leaf tensor that requires grad: adds the gradient into ``.grad``.
 
-    __slots__ = ("variable",)
+    The leaf holds its accumulator; the accumulator holds the leaf weakly (no reference cycle),
+    so one accumulator serves every graph the leaf takes part in.
+    """
+
+    __slots__ = ("_leaf",)
 
     def __init__(self, leaf):
-        self.variable = leaf
+        self._leaf = weakref.ref(leaf)
         self.next_functions = ()
         self._seq = next_seq()
         self._out_meta = ((leaf._data.shape, leaf._data.dtype),)
         self._saved = None
 
+    @property
+    def variable(self):
+        return self._leaf()
+
     def name(self) -> str:
         return "AccumulateGrad"
 
     def accumulate(self, grad, create_graph: bool) -> None:
-        leaf = self.variable
-        old = leaf.grad
+        # writes leaf._grad directly: shape, dtype and device already match (the engine's _fit)
+        leaf = self._leaf()
+        if leaf is None:  # the leaf is gone: nobody can read its gradient
+            return
+        old = leaf._grad
         if old is None:
             if create_graph:
-                leaf.grad = grad
+                leaf._grad = grad
             else:  # a private copy: the incoming array may be shared with other leaves' grads
-                leaf.grad = grad._detached_copy()
+                leaf._grad = grad._detached_copy()
         elif create_graph or old.requires_grad or grad.requires_grad:
-            leaf.grad = old + grad
+            leaf._grad = old + grad
         else:
             xp_data = old._data
             xp_data += grad._data  # in place, like PyTorch's accumulation
@@ -148,12 +159,11 @@ class AccumulateGrad(Node):
 
 
 def accumulator_for(leaf) -> AccumulateGrad:
-    """The leaf's AccumulateGrad, created on first use and held weakly by the leaf."""
-    ref = leaf._accum
-    acc = ref() if ref is not None else None
-    if acc is None:
-        acc = AccumulateGrad(leaf)
-        leaf._accum = weakref.ref(acc)
+    """The leaf's AccumulateGrad, created on first use."""
+    acc = leaf._accum
+    d = leaf._data
+    if acc is None or acc._out_meta[0] != (d.shape, d.dtype):  # `.data = ...` may change either
+        acc = leaf._accum = AccumulateGrad(leaf)
     return acc
 
 
@@ -232,7 +242,11 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
         while heap:
             _, node = heapq.heappop(heap)
             buf = buffers.pop(node)
-            grads = [None if b is None else (b[0] if len(b) == 1 else _sum_grads(b)) for b in buf]
+            if len(buf) == 1:  # the common single-output node
+                b = buf[0]
+                grads = [b[0] if len(b) == 1 else _sum_grads(b)]
+            else:
+                grads = [None if b is None else (b[0] if len(b) == 1 else _sum_grads(b)) for b in buf]
             if node._hooks:
                 for idx, hooks in node._hooks.items():
                     if grads[idx] is not None:
@@ -240,8 +254,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                             out = hook(grads[idx])
                             if out is not None:
                                 grads[idx] = out
-            if node.__class__ is AccumulateGrad and node.variable._hooks:  # leaf hooks: before capture too
-                for hook in node.variable._hooks:
+            if node.__class__ is AccumulateGrad and node._leaf() is not None and node._leaf()._hooks:
+                for hook in node._leaf()._hooks:  # leaf hooks: before capture too
                     out = hook(grads[0])
                     if out is not None:
                         grads[0] = out

@@ -48,7 +48,7 @@ class Op(Node):
     @property
     def needs_input_grad(self) -> tuple:
         """Which inputs get a gradient (derived from the edges; read in backward only)."""
-        return tuple(e is not None for e in self.next_functions)
+        return tuple([e is not None for e in self.next_functions])
 
     def __call__(self, *inputs):
         """Run forward on the inputs' arrays; record on the tape if any input requires grad.
@@ -73,7 +73,15 @@ class Op(Node):
                     requires = True
             else:
                 data.append(t)
-        out = self.forward(*data)
+        try:
+            out = self.forward(*data)
+        except ValueError as e:  # NumPy/CuPy broadcast failure: say which op and which shapes
+            tensors = [t for t in inputs if isinstance(t, Tensor)]
+            if "broadcast" not in str(e) or len(tensors) < 2:
+                raise
+            from ..ops._util import broadcast_error
+            name = getattr(self, "op_name", None) or type(self).__name__.lower()
+            raise broadcast_error(name, tensors[0], tensors[1]) from None
         make = Tensor._make
         view_of = inputs[0] if self.is_view else None
         multi = out.__class__ is tuple

@@ -95,16 +95,6 @@ def broadcast_error(op: str, a, b) -> RuntimeError:
     return RuntimeError(f"{op}: shapes {sa} and {sb} do not broadcast")
 
 
-def apply_binary(op_name: str, op, a, b):
-    """Run a binary Op, turning NumPy/CuPy broadcast failures into an error naming both shapes."""
-    try:
-        return op(a, b)
-    except ValueError as e:
-        if "broadcast" in str(e):
-            raise broadcast_error(op_name, a, b) from None
-        raise
-
-
 def wrap_dim(dim: int, ndim: int, op: str) -> int:
     n = max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):

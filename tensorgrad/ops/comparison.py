@@ -7,7 +7,7 @@ from .. import dtypes
 from ..autograd.function import Op, check_same_device
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import apply_binary, operands
+from ._util import operands
 
 
 class BinaryUfunc(Op):
@@ -15,8 +15,9 @@ class BinaryUfunc(Op):
 
     differentiable = False
 
-    def __init__(self, ufunc_name, xp):
+    def __init__(self, ufunc_name, xp, op_name):
         self.ufunc = getattr(xp, ufunc_name)
+        self.op_name = op_name  # for the broadcast error
 
     def forward(self, a, b):
         return self.ufunc(a, b)
@@ -42,7 +43,7 @@ def _binary(name, ufunc_name, a, b):
     if not isinstance(a, Tensor):  # reflected operators (2 < x) arrive here as gt(x, 2)
         _need_tensor(name, a)
     a, b, _ = operands(name, a, b)
-    return apply_binary(name, BinaryUfunc(ufunc_name, _xp_of_operands(a, b)), a, b)
+    return BinaryUfunc(ufunc_name, _xp_of_operands(a, b), name)(a, b)
 
 
 def _need_tensor(op: str, x, name: str = "input", pos: int = 1) -> None:
@@ -119,7 +120,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         raise RuntimeError(f"isclose: rtol must be greater than or equal to zero, but got {rtol}")
     if atol < 0:
         raise RuntimeError(f"isclose: atol must be greater than or equal to zero, but got {atol}")
-    return apply_binary("isclose", IsClose(rtol, atol, bool(equal_nan)), input, other)
+    return IsClose(rtol, atol, bool(equal_nan))(input, other)
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
@@ -151,7 +152,7 @@ def isfinite(input):
 def _logical(name, input, other):
     _need_tensor(name, input)
     _need_tensor(name, other, "other", 2)
-    return apply_binary(name, BinaryUfunc(name, xp_of(input._data)), input, other)
+    return BinaryUfunc(name, xp_of(input._data), name)(input, other)
 
 
 def logical_and(input, other):
@@ -177,7 +178,7 @@ def _bitwise(name, ufunc_name, input, other):
         raise NotImplementedError(f'"{name}" is only defined for integer and bool tensors, got '
                                   f'{dtypes.from_numpy_dtype(dt).name} operands; use logical_* ops or convert '
                                   f'with .int() / .bool()')
-    return apply_binary(name, BinaryUfunc(ufunc_name, _xp_of_operands(a, b)), a, b)
+    return BinaryUfunc(ufunc_name, _xp_of_operands(a, b), name)(a, b)
 
 
 def bitwise_and(input, other):

@@ -20,7 +20,7 @@ from .. import dtypes, kernels
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import _cast, _scalar_for_promotion, apply_binary, is_scalar, operands
+from ._util import _cast, _scalar_for_promotion, is_scalar, operands
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -221,14 +221,14 @@ class DivMode(Op):
 def _div_mode(op: str, input, other, mode: str):
     a, b, dt = operands(op, input, other)
     _no_bool(op, dt)
-    return apply_binary(op, DivMode(mode, op), a, b)
+    return DivMode(mode, op)(a, b)
 
 
 def add(input, other, *, alpha=1):
     if alpha != 1:
         other = mul(other, alpha)
     a, b, _ = operands("add", input, other)
-    return apply_binary("add", Add(), a, b)
+    return Add()(a, b)
 
 
 def sub(input, other, *, alpha=1):
@@ -240,12 +240,12 @@ def sub(input, other, *, alpha=1):
             if x.__class__ is bool or (isinstance(x, Tensor) and x._data.dtype.kind == "b"):
                 raise RuntimeError("sub: subtraction with a bool tensor is not supported; to invert a mask "
                                    "use ~ or logical_not(), to compare use logical_xor()")
-    return apply_binary("sub", Sub(), a, b)
+    return Sub()(a, b)
 
 
 def mul(input, other):
     a, b, _ = operands("mul", input, other)
-    return apply_binary("mul", Mul(), a, b)
+    return Mul()(a, b)
 
 
 def div(input, other, *, rounding_mode=None):
@@ -258,7 +258,7 @@ def div(input, other, *, rounding_mode=None):
                               for x in (input, other)))
     out = dt.np if dt.is_floating_point else dtypes.get_default_dtype().np  # int / int -> float
     a, b, _ = operands("div", input, other, out_dtype=out)
-    return apply_binary("div", Div(), a, b)
+    return Div()(a, b)
 
 
 true_divide = div
@@ -297,14 +297,14 @@ class Fmod(Op):
 def remainder(input, other):
     a, b, dt = operands("remainder", input, other)
     _no_bool("remainder", dt)
-    return apply_binary("remainder", Remainder(), a, b)
+    return Remainder()(a, b)
 
 
 def fmod(input, other):
     _need_tensor("fmod", input)
     a, b, dt = operands("fmod", input, other)
     _no_bool("fmod", dt)
-    return apply_binary("fmod", Fmod(), a, b)
+    return Fmod()(a, b)
 
 
 def neg(input):
@@ -390,7 +390,7 @@ def pow(input, exponent):
     if isinstance(exponent, Tensor):
         a, b, dt = operands("pow", input, exponent)
         _no_bool("pow", dt)
-        return apply_binary("pow", Pow(), a, b)
+        return Pow()(a, b)
     a, e, dt = operands("pow", input, exponent)
     if dt == bool and isinstance(a, Tensor):  # x ** True is x, x ** False is all True, as in PyTorch
         return a.clone() if e else a.ne(a).logical_not()
@@ -1091,14 +1091,14 @@ def maximum(input, other):
     _need_tensor("maximum", input)
     _need_tensor("maximum", other, "other", 2)
     a, b, _ = operands("maximum", input, other)
-    return apply_binary("maximum", Maximum(), a, b)
+    return Maximum()(a, b)
 
 
 def minimum(input, other):
     _need_tensor("minimum", input)
     _need_tensor("minimum", other, "other", 2)
     a, b, _ = operands("minimum", input, other)
-    return apply_binary("minimum", Minimum(), a, b)
+    return Minimum()(a, b)
 
 
 class Where(Op):

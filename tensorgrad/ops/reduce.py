@@ -17,6 +17,7 @@ from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dims, wrap_dim
+from .shape import Expand
 
 _INT64 = np.dtype(np.int64)
 
@@ -39,8 +40,13 @@ def _const(arr) -> Tensor:
     return Tensor._make(arr, None, 0, None)
 
 
+_ALL_DIMS = [tuple(range(n)) for n in range(8)]
+
+
 def _dims(dim, ndim, op, empty_is_all=True):
     """normalize_dims; an empty tuple/list means all dims (all/any: none), as in PyTorch."""
+    if dim is None:
+        return _ALL_DIMS[ndim] if ndim < len(_ALL_DIMS) else tuple(range(ndim))
     if dim.__class__ in (tuple, list):
         if not dim:
             return tuple(range(ndim)) if empty_is_all else ()
@@ -85,7 +91,7 @@ class Sum(Op):
         return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=x.dtype)  # NumPy would widen int32
 
     def backward(self, grad):
-        return _keep(grad, self.in_shape, self.dims, self.keepdim).expand(self.in_shape)
+        return Expand(self.in_shape)(_keep(grad, self.in_shape, self.dims, self.keepdim))
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
@@ -107,7 +113,7 @@ class Mean(Op):
 
     def backward(self, grad):
         grad = grad * (1.0 / self.n if self.n else math.nan)
-        return _keep(grad, self.in_shape, self.dims, self.keepdim).expand(self.in_shape)
+        return Expand(self.in_shape)(_keep(grad, self.in_shape, self.dims, self.keepdim))
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
