@@ -325,7 +325,7 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
         like = mean if isinstance(mean, Tensor) else std
         shape = like.shape if size is None else size
         if isinstance(mean, Tensor) and isinstance(std, Tensor):
-            from .ops.elementwise import add
+            from .ops.arithmetic import add
             shape = add(mean.detach() * 0, std.detach() * 0).shape
         z = randn(shape, dtype=like.dtype, device=like.device)
         out = z * std + mean

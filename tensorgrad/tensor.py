@@ -450,28 +450,28 @@ class Tensor:
         return self
 
     def add_(self, other, alpha=1):
-        return self._inplace(_ew.add, other, alpha=alpha)
+        return self._inplace(_ar.add, other, alpha=alpha)
 
     def sub_(self, other, alpha=1):
-        return self._inplace(_ew.sub, other, alpha=alpha)
+        return self._inplace(_ar.sub, other, alpha=alpha)
 
     def mul_(self, other):
-        return self._inplace(_ew.mul, other)
+        return self._inplace(_ar.mul, other)
 
     def div_(self, other, rounding_mode=None):
-        return self._inplace(_ew.div, other, rounding_mode=rounding_mode)
+        return self._inplace(_ar.div, other, rounding_mode=rounding_mode)
 
     def pow_(self, exponent):
-        return self._inplace(_ew.pow, exponent)
+        return self._inplace(_ar.pow, exponent)
 
     def clamp_(self, min=None, max=None):
-        return self._inplace(_ew.clamp, min, max)
+        return self._inplace(_ar.clamp, min, max)
 
     def clamp_min_(self, min):
-        return self._inplace(_ew.clamp, min, None)
+        return self._inplace(_ar.clamp, min, None)
 
     def clamp_max_(self, max):
-        return self._inplace(_ew.clamp, None, max)
+        return self._inplace(_ar.clamp, None, max)
 
     def masked_fill_(self, mask, value):
         return self._inplace(_ix.masked_fill, mask, value)
@@ -497,10 +497,10 @@ class Tensor:
         return self._inplace(_ew.exp)
 
     def neg_(self):
-        return self._inplace(_ew.neg)
+        return self._inplace(_ar.neg)
 
     def relu_(self):
-        return self._inplace(_ew.relu)
+        return self._inplace(_act.relu)
 
     def sigmoid_(self):
         return self._inplace(_ew.sigmoid)
@@ -552,37 +552,37 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __radd__(self, other):
-        return _ew.add(other, self)
+        return _ar.add(other, self)
 
     def __rsub__(self, other):
-        return _ew.sub(other, self)
+        return _ar.sub(other, self)
 
     def __rmul__(self, other):
-        return _ew.mul(other, self)
+        return _ar.mul(other, self)
 
     def __rtruediv__(self, other):
-        return _ew.div(other, self)
+        return _ar.div(other, self)
 
     def __floordiv__(self, other):
-        return _ew.floor_divide(self, other)
+        return _ar.floor_divide(self, other)
 
     def __rfloordiv__(self, other):
-        return _ew.floor_divide(other, self)
+        return _ar.floor_divide(other, self)
 
     def __mod__(self, other):
-        return _ew.remainder(self, other)
+        return _ar.remainder(self, other)
 
     def __rmod__(self, other):
-        return _ew.remainder(other, self)
+        return _ar.remainder(other, self)
 
     def __pow__(self, other):
-        return _ew.pow(self, other)
+        return _ar.pow(self, other)
 
     def __rpow__(self, other):
-        return _ew.pow(other, self)
+        return _ar.pow(other, self)
 
     def __neg__(self):
-        return _ew.neg(self)
+        return _ar.neg(self)
 
     def __pos__(self):
         return self
@@ -655,7 +655,7 @@ class Tensor:
 
     def where(self, condition, other):
         """``x.where(cond, y)`` is ``where(cond, x, y)``."""
-        return _ew.where(condition, self, other)
+        return _ar.where(condition, self, other)
 
     def clone(self):
         return _sh.clone(self)
@@ -731,6 +731,8 @@ _engine._tensor_cls.append(Tensor)
 
 # Functional ops double as methods: Tensor.exp is tensorgrad.exp, with the tensor as `input`.
 from .ops import comparison as _cmp  # noqa: E402
+from .ops import activation as _act  # noqa: E402
+from .ops import arithmetic as _ar  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import index as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
@@ -739,8 +741,8 @@ from .ops import shape as _sh  # noqa: E402
 
 
 # the hottest operators are the functional ops themselves: one Python call less per op
-Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = _ew.add, _ew.sub, _ew.mul
-Tensor.__truediv__, Tensor.__matmul__, Tensor.__getitem__ = _ew.div, _la.matmul, _ix.getitem
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__ = _ar.add, _ar.sub, _ar.mul
+Tensor.__truediv__, Tensor.__matmul__, Tensor.__getitem__ = _ar.div, _la.matmul, _ix.getitem
 
 
 def _bind(module, names: str) -> None:
@@ -748,10 +750,11 @@ def _bind(module, names: str) -> None:
         setattr(Tensor, name, getattr(module, name))
 
 
-_bind(_ew, "add sub mul div true_divide floor_divide remainder fmod pow neg negative exp exp2 log log2 "
-           "log10 log1p expm1 sqrt rsqrt square reciprocal abs sign sin cos tan tanh sigmoid relu "
-           "leaky_relu elu gelu silu softplus clamp clip clamp_min clamp_max maximum minimum "
-           "floor ceil round trunc frac lerp addcmul addcdiv")
+_bind(_ar, "add sub mul div true_divide floor_divide remainder fmod pow neg negative square clamp clip "
+           "clamp_min clamp_max maximum minimum floor_divide lerp addcmul addcdiv")
+_bind(_ew, "exp exp2 log log2 log10 log1p expm1 sqrt rsqrt reciprocal abs sign sin cos tan tanh sigmoid "
+           "floor ceil round trunc frac")
+_bind(_act, "relu leaky_relu elu gelu silu softplus")
 _bind(_cmp, "eq ne lt le gt ge equal isclose allclose isnan isinf isfinite logical_and logical_or "
             "logical_xor logical_not bitwise_and bitwise_or bitwise_xor bitwise_not")
 _bind(_rd, "sum mean prod max min amax amin argmax argmin var std norm logsumexp softmax log_softmax "

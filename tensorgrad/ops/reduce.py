@@ -289,8 +289,8 @@ class ArgExtreme(Op):
 def _minmax(op, input, dim, keepdim, other, is_max):
     if other is not None or isinstance(dim, Tensor):
         other = dim if other is None else other
-        from . import elementwise
-        return (elementwise.maximum if is_max else elementwise.minimum)(input, other)
+        from . import arithmetic
+        return (arithmetic.maximum if is_max else arithmetic.minimum)(input, other)
     check_tensor(op, input)
     shape = input._data.shape
     if dim is None:

@@ -1,0 +1,237 @@
+"""Activations: relu, leaky_relu, elu, gelu (fused kernel), silu, softplus.
+
+Gradients at kinks follow PyTorch (relu'(0) = 0). GELU runs through the kernel
+registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from .. import dtypes, kernels
+from ..autograd.function import Op
+from ..backend import xp_of
+from ..tensor import Tensor
+from ._util import _cast, _scalar_for_promotion, is_scalar, operands
+from .arithmetic import Where, clamp_max
+from .elementwise import exp, sigmoid, tanh
+from ._pointwise import _GELU_C, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _const, _float_only, _masked, _sigmoid_arr, _type_error
+
+# ---------------------------------------------------------------- activations
+class Relu(Op):
+    save_output = True
+
+    def forward(self, x):
+        return xp_of(x).maximum(x, 0)
+
+    def backward(self, grad):
+        (y,) = self.saved_tensors
+        return MaskGrad()(grad, y)
+
+
+class MaskGrad(Op):
+    """grad * (y > 0) in one op: relu's backward, itself differentiable in `grad`."""
+
+    save_inputs = (1,)
+
+    def forward(self, grad, y):
+        return grad * (y > 0)
+
+    def backward(self, gg):
+        (y,) = self.saved_tensors
+        return MaskGrad()(gg, y), None
+
+
+def relu(input):
+    try:
+        if input._data.dtype.kind == "b":
+            raise RuntimeError("relu: Boolean inputs not supported for relu; convert with .float() first")
+    except AttributeError:
+        raise _type_error("relu", input) from None
+    return Relu()(input)
+
+
+class LeakyRelu(Op):
+    save_inputs = (0,)
+
+    def __init__(self, negative_slope):
+        self.slope = negative_slope
+
+    def forward(self, x):
+        return xp_of(x).where(x > 0, x, x * self.slope)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        d = x._data
+        t = d.dtype.type
+        return grad * _const(xp_of(d).where(d > 0, t(1), t(self.slope)))
+
+
+class Elu(Op):
+    save_inputs = (0,)
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = xp_of(x)
+        return xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * self.alpha)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return EluBackward(self.alpha)(x, grad)
+
+
+class EluBackward(Op):
+    """grad * elu'(x) in one op: alpha * exp(x) for x <= 0 (PyTorch's side at 0), 1 above.
+    From x, not from the output: y + alpha would cancel to 0 in the far negative tail."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x, grad):
+        xp = xp_of(x)
+        return xp.where(x > 0, grad, grad * (xp.exp(xp.minimum(x, 0)) * self.alpha))
+
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = None
+        if nx:  # elu'' = alpha * exp(x) for x <= 0, 0 above
+            gx = _masked(gg * grad * (exp(clamp_max(x, 0)) * self.alpha), x._data <= 0)
+        return gx, (EluBackward(self.alpha)(x, gg) if ng else None)
+
+
+class Gelu(Op):
+    save_inputs = (0,)
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x):
+        return kernels.gelu_forward(x, self.approximate)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return GeluBackward(self.approximate)(x, grad)
+
+
+class GeluBackward(Op):
+    """grad * gelu'(x) by the fused kernel. Recorded under create_graph=True, where its own
+    backward (composed tensor ops for gelu'') gives the second derivative."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, approximate):
+        self.approximate = approximate
+
+    def forward(self, x, grad):
+        return kernels.gelu_backward(x, grad, self.approximate)
+
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = gg * grad * _gelu_second_derivative(x, self.approximate) if nx else None
+        return gx, (GeluBackward(self.approximate)(x, gg) if ng else None)
+
+
+def _gelu_second_derivative(x, approximate):
+    x2 = x * x
+    if approximate == "none":  # gelu' = Phi + x phi, so gelu'' = phi * (2 - x²)
+        return exp(x2 * -0.5) * ((2 - x2) * _INV_SQRT_2PI)
+    # u = k (x + c x³), t = tanh(u): gelu'' = (1 - t²) (u' - x t u'² + 3 k c x²)
+    k = _SQRT_2_OVER_PI
+    t = tanh((x + x * x2 * _GELU_C) * k)
+    du = (x2 * (3 * _GELU_C) + 1) * k
+    return (1 - t * t) * (du - x * t * du * du + x2 * (3 * k * _GELU_C))
+
+
+class Silu(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return x * _sigmoid_arr(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return SiluBackward()(x, grad)
+
+
+class SiluBackward(Op):
+    """grad * s (1 + x (1 - s)) with s = sigmoid(x), in one op; differentiable in x and grad."""
+
+    save_inputs = (0, 1)
+
+    def forward(self, x, grad):
+        s = _sigmoid_arr(x)
+        return grad * (s * (1 + x * (1 - s)))
+
+    def backward(self, gg):
+        x, grad = self.saved_tensors
+        nx, ng = self.needs_input_grad
+        gx = None
+        if nx:  # silu'' = s (1 - s) (2 + x (1 - 2 s))
+            s = sigmoid(x)
+            gx = gg * grad * (s * (1 - s) * (x * (1 - s * 2) + 2))
+        return gx, (SiluBackward()(x, gg) if ng else None)
+
+
+class Softplus(Op):
+    save_inputs = (0,)
+
+    def __init__(self, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        xp = xp_of(x)
+        bx = x * self.beta if self.beta != 1 else x
+        # log1p(exp(bx)) / beta, linear above the threshold; exp never sees more than it
+        soft = xp.log1p(xp.exp(xp.minimum(bx, self.threshold)))
+        if self.beta != 1:
+            soft /= self.beta
+        return xp.where(bx > self.threshold, x, soft)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        bx = x * self.beta if self.beta != 1 else x
+        return Where()(_const(bx._data > self.threshold), grad, grad * sigmoid(bx))
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    _float_only("leaky_relu", input)
+    if inplace:
+        return input._inplace(leaky_relu, negative_slope)
+    return LeakyRelu(negative_slope)(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    _float_only("elu", input)
+    if inplace:
+        return input._inplace(elu, alpha)
+    return Elu(alpha)(input)
+
+
+def gelu(input, approximate="none"):
+    _float_only("gelu", input)
+    if approximate != "none" and approximate != "tanh":
+        raise RuntimeError(f"gelu: approximate argument must be either 'none' or 'tanh', got {approximate!r}")
+    return Gelu(approximate)(input)
+
+
+def silu(input, inplace=False):
+    _float_only("silu", input)
+    if inplace:
+        return input._inplace(silu)
+    return Silu()(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    _float_only("softplus", input)
+    return Softplus(beta, threshold)(input)
+
+
+__all__ = ['relu', 'leaky_relu', 'elu', 'gelu', 'silu', 'softplus']
