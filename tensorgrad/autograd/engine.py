@@ -65,9 +65,10 @@ class SavedTensor:
 class Node:
     """A recorded op: the unit the engine walks. Subclasses implement `backward`."""
 
-    __slots__ = ("next_functions", "_seq", "_out_meta", "_saved", "__weakref__", "__dict__")
+    __slots__ = ("next_functions", "_seq", "_out_meta", "__weakref__", "__dict__")
     double_backward = True  # False: backward runs on raw arrays; create_graph gets an erroring node
-    # rarely set, so class-level defaults instead of per-node slots
+    # often or always unset, so class-level defaults instead of per-node slots
+    _saved = None  # [SavedTensor, ...] when the op keeps tensors for backward
     _freed = False
     _hooks = None  # {output index: [hook, ...]} for tensor hooks on non-leaf outputs
     _retained = None  # {output index: weakref to a tensor} for retain_grad()
@@ -247,6 +248,20 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                 grads = [b[0] if len(b) == 1 else _sum_grads(b)]
             else:
                 grads = [None if b is None else (b[0] if len(b) == 1 else _sum_grads(b)) for b in buf]
+            if node.__class__ is AccumulateGrad:  # a leaf: its hooks, then capture or accumulate
+                leaf = node._leaf()
+                if leaf is not None and leaf._hooks:
+                    for hook in leaf._hooks:
+                        out = hook(grads[0])
+                        if out is not None:
+                            grads[0] = out
+                if capture:
+                    pos = capture.get((node, 0))
+                    if pos is not None:
+                        captured[pos] = grads[0]
+                if accumulate:
+                    node.accumulate(grads[0], create_graph)
+                continue
             if node._hooks:
                 for idx, hooks in node._hooks.items():
                     if grads[idx] is not None:
@@ -254,11 +269,6 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                             out = hook(grads[idx])
                             if out is not None:
                                 grads[idx] = out
-            if node.__class__ is AccumulateGrad and node._leaf() is not None and node._leaf()._hooks:
-                for hook in node._leaf()._hooks:  # leaf hooks: before capture too
-                    out = hook(grads[0])
-                    if out is not None:
-                        grads[0] = out
             if node._retained:
                 for idx, ref in node._retained.items():
                     t = ref()
@@ -272,12 +282,16 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                         captured[pos] = grads[idx]
                 if not any(e is not None and e[0] in needed for e in node.next_functions):
                     continue  # nothing beyond this node leads to a requested input
-            if node.__class__ is AccumulateGrad:
-                if accumulate:
-                    node.accumulate(grads[0], create_graph)
-                continue
-            in_grads = _call_backward(node, grads, create_graph)
-            if not retain_graph:
+            if create_graph or len(grads) > 1:
+                in_grads = _call_backward(node, grads, create_graph)
+            else:
+                in_grads = node.backward(grads[0])
+                if in_grads.__class__ is not tuple:
+                    in_grads = (in_grads,)
+            if len(in_grads) != len(node.next_functions):
+                raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, expected "
+                                   f"{len(node.next_functions)} (one per input)")
+            if not retain_graph and (node._saved is not None or node.ctx_arrays is not None):
                 node.release()
             for edge, g in zip(node.next_functions, in_grads):
                 if edge is None or g is None:
@@ -313,12 +327,7 @@ def _call_backward(node, grads, create_graph):
         deps = node.next_functions + tuple(edge_of(g) for g in grads)
         return tuple(None if g is None else _no_double_backward(node, g, deps) for g in out)
     out = node.backward(*grads)
-    if out.__class__ is not tuple:
-        out = (out,)
-    if len(out) != len(node.next_functions):
-        raise RuntimeError(f"{node.name()}: backward returned {len(out)} gradients, expected "
-                           f"{len(node.next_functions)} (one per input)")
-    return out
+    return out if out.__class__ is tuple else (out,)
 
 
 def _zeros_for(node, i, grads):

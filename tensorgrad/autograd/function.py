@@ -54,10 +54,13 @@ class Op(Node):
         """Run forward on the inputs' arrays; record on the tape if any input requires grad.
 
         Inputs are Tensors, or constants (NumPy scalars, Python numbers) passed through as is.
-        This is the hottest path of the library: written out plainly, no generators.
+        This is the hottest path of the library: written out plainly, in one pass over the
+        inputs, with no generators.
         """
         Tensor = _tensor_cls[0]
+        track = self.differentiable and grad_mode._state.enabled
         data = []
+        edges = []
         requires = False
         first = None
         for t in inputs:
@@ -69,67 +72,75 @@ class Op(Node):
                         d.__class__ is not np.ndarray and d.device.id != first.device.id):
                     check_same_device(type(self).__name__, [x._data for x in inputs if isinstance(x, Tensor)])
                 data.append(d)
-                if t._requires_grad or t._node is not None:
-                    requires = True
+                if track:
+                    node = t._node
+                    if node is not None:
+                        edges.append((node, t._out_idx))
+                        requires = True
+                    elif t._requires_grad:
+                        edges.append((accumulator_for(t), 0))
+                        requires = True
+                    else:
+                        edges.append(None)
             else:
                 data.append(t)
+                edges.append(None)
         try:
             out = self.forward(*data)
         except ValueError as e:  # NumPy/CuPy broadcast failure: say which op and which shapes
-            tensors = [t for t in inputs if isinstance(t, Tensor)]
-            if "broadcast" not in str(e) or len(tensors) < 2:
-                raise
-            from ..ops._util import broadcast_error
-            name = getattr(self, "op_name", None) or type(self).__name__.lower()
-            raise broadcast_error(name, tensors[0], tensors[1]) from None
-        make = Tensor._make
+            self._raise_broadcast_error(e, inputs)
         view_of = inputs[0] if self.is_view else None
-        multi = out.__class__ is tuple
-        if multi:
-            out = tuple(o if o.__class__ in _ARRAY_TYPES else np.asarray(o) for o in out)
-            first_out = out[0]
-        else:
-            if out.__class__ not in _ARRAY_TYPES:
-                out = np.asarray(out)
-            first_out = out
-        if not (requires and self.differentiable and first_out.dtype.kind == "f" and grad_mode._state.enabled):
-            if multi:
-                return tuple(make(o, None, 0, None, view_of) for o in out)
-            return make(out, None, 0, None, view_of)
-        edges = []
-        for t in inputs:
-            if isinstance(t, Tensor):
-                node = t._node
-                if node is not None:
-                    edges.append((node, t._out_idx))
-                elif t._requires_grad:
-                    edges.append((accumulator_for(t), 0))
-                else:
-                    edges.append(None)
-            else:
-                edges.append(None)
+        if out.__class__ is tuple:
+            return self._finish_multi(inputs, out, edges if requires else None, view_of)
+        if out.__class__ not in _ARRAY_TYPES:
+            out = np.asarray(out)  # NumPy's 0-d math returns scalars
+        if not requires or out.dtype.kind != "f":
+            return Tensor._make(out, None, 0, None, view_of)
         self.next_functions = tuple(edges)
         self._seq = next(_counter)
-        if multi:
-            self._out_meta = tuple((o.shape, o.dtype) for o in out)
-            # integer outputs (indices) are never differentiable: they get no grad_fn
-            res = tuple(make(o, self, i, None, view_of) if o.dtype.kind == "f" else make(o, None, 0, None, view_of)
-                        for i, o in enumerate(out))
-            res0 = res[0]
+        self._out_meta = ((out.shape, out.dtype),)
+        res = Tensor._make(out, self, 0, None, view_of)
+        if self.save_output:
+            self._save(inputs, res)
         else:
-            self._out_meta = ((out.shape, out.dtype),)
-            res = res0 = make(out, self, 0, None, view_of)
-        if self.save_inputs or self.save_output:
-            saved = []
-            for i in self.save_inputs:
-                x = inputs[i]
-                saved.append(SavedTensor(x) if isinstance(x, Tensor) else _Constant(x))
-            if self.save_output:
-                saved.append(SavedTensor(res0, 0))
-            self._saved = saved
-        else:
-            self._saved = None
+            save = self.save_inputs
+            if save:
+                self._saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], Tensor) else _Constant(inputs[i])
+                               for i in save]
         return res
+
+    def _save(self, inputs, out):
+        Tensor = _tensor_cls[0]
+        saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], Tensor) else _Constant(inputs[i])
+                 for i in self.save_inputs]
+        saved.append(SavedTensor(out, 0))
+        self._saved = saved
+
+    def _finish_multi(self, inputs, outs, edges, view_of):
+        """The multi-output tail of __call__: integer outputs (indices) never get a grad_fn."""
+        make = _tensor_cls[0]._make
+        outs = tuple(o if o.__class__ in _ARRAY_TYPES else np.asarray(o) for o in outs)
+        if edges is None or outs[0].dtype.kind != "f":
+            return tuple(make(o, None, 0, None, view_of) for o in outs)
+        self.next_functions = tuple(edges)
+        self._seq = next(_counter)
+        self._out_meta = tuple((o.shape, o.dtype) for o in outs)
+        res = tuple(make(o, self, i, None, view_of) if o.dtype.kind == "f" else make(o, None, 0, None, view_of)
+                    for i, o in enumerate(outs))
+        if self.save_output:
+            self._save(inputs, res[0])
+        elif self.save_inputs:
+            self._saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], _tensor_cls[0]) else _Constant(inputs[i])
+                           for i in self.save_inputs]
+        return res
+
+    def _raise_broadcast_error(self, e, inputs):
+        tensors = [t for t in inputs if isinstance(t, _tensor_cls[0])]
+        if "broadcast" not in str(e) or len(tensors) < 2:
+            raise e
+        from ..ops._util import broadcast_error
+        name = getattr(self, "op_name", None) or type(self).__name__.lower()
+        raise broadcast_error(name, tensors[0], tensors[1]) from None
 
 
 _tensor_cls: list = []  # [Tensor], filled in by tensor.py (which imports this module first)
