@@ -101,7 +101,14 @@ def _unwrap(data):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
-    """A new tensor that owns a copy of `data` (nested lists, scalars, NumPy/CuPy arrays, tensors)."""
+    """A new tensor that owns a copy of `data` (nested lists, scalars, NumPy/CuPy arrays, tensors).
+
+    Tensors and arrays stay on their own device unless `device` says otherwise (no silent copy).
+    """
+    if device is None and isinstance(data, Tensor):
+        device = data.device
+    elif device is None and backend.is_array(data):
+        device = backend.device_of(data)
     dev = _device(device)
     if isinstance(data, Tensor):
         arr = data._data

@@ -46,7 +46,7 @@ class Tensor:
             t._vc = view_of._vc
             t._base = view_of._base if view_of._base is not None else view_of
         else:
-            t._vc = vc if vc is not None else [0]
+            t._vc = vc if vc is not None else [0, 0]  # [version, recorded in-place ops]
             t._base = None
         return t
 
@@ -58,7 +58,7 @@ class Tensor:
         self._grad = None
         self._hooks = None
         self._accum = None
-        self._vc = [0]
+        self._vc = [0, 0]
         self._base = None
         if requires_grad:
             self.requires_grad = True
@@ -257,7 +257,7 @@ class Tensor:
                           allow_unused=True)
             for t, g in zip(inputs, grads):
                 if g is not None:
-                    t.grad = (g if create_graph else g._detached_copy()) if t.grad is None else t.grad + g
+                    t.grad = (g.clone() if create_graph else g._detached_copy()) if t.grad is None else t.grad + g
             return
         if gradient is None and self._data.size == 1 and self._data.dtype.kind == "f":
             gradient = Tensor._make(backend.ones_like(self._data), None, 0, None)
@@ -440,6 +440,7 @@ class Tensor:
             backend.xp_of(self._data).copyto(self._data, result._data, casting="unsafe")
         self._vc[0] += 1
         if recording:
+            self._vc[1] += 1  # views taken before now point at the old graph (engine checks)
             old_node, old_idx = self._node, self._out_idx
             self._node, self._out_idx = result._node, result._out_idx
             retained = old_node._retained if old_node is not None else None
@@ -720,8 +721,10 @@ def _fill_like(t, value):
 
 
 def _copy_from(t, src):
-    src = src.to(t.device, t.dtype)
-    return _sh.expand(src, t.shape) if src.shape != t.shape else src
+    out = src.to(t.device, t.dtype)
+    if out.shape != t.shape:
+        return _sh.expand(out, t.shape)
+    return _sh.clone(out) if out is src else out  # self must not take over src's place in the graph
 
 
 from .autograd import engine as _engine, function as _function  # noqa: E402

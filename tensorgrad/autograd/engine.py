@@ -73,6 +73,7 @@ class Node:
     _hooks = None  # {output index: [hook, ...]} for tensor hooks on non-leaf outputs
     _retained = None  # {output index: weakref to a tensor} for retain_grad()
     ctx_arrays = None  # non-differentiable arrays the forward kept (masks, indices)
+    _view_of_vc = None  # view ops: (the base's version counter, its recorded in-place count then)
     materialize_grads = True  # give backward zeros (not None) for outputs that got no gradient
 
     def name(self) -> str:
@@ -147,8 +148,8 @@ class AccumulateGrad(Node):
             return
         old = leaf._grad
         if old is None:
-            if create_graph:
-                leaf._grad = grad
+            if create_graph:  # a recorded copy: the incoming tensor may be shared or read-only
+                leaf._grad = grad.clone()
             else:  # a private copy: the incoming array may be shared with other leaves' grads
                 leaf._grad = grad._detached_copy()
         elif create_graph or old.requires_grad or grad.requires_grad:
@@ -199,6 +200,23 @@ def _fit(grad, meta, node):
     if grad._data.dtype != dtype:
         grad = grad.to(dtype)
     return grad
+
+
+def _run_hook(hook, grad):
+    """A tensor hook's result replaces the gradient, which must keep its shape, dtype and device."""
+    out = hook(grad)
+    if out is None:
+        return grad
+    name = getattr(hook, "__name__", "hook")
+    if not isinstance(out, _tensor_cls[0]):
+        raise TypeError(f"hook '{name}' returned a {type(out).__name__}; a hook returns a Tensor or None")
+    if out._data.shape != grad._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {list(grad._data.shape)}, "
+                           f"got {list(out._data.shape)})")
+    if out._data.dtype != grad._data.dtype or out.device != grad.device:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} on {grad.device}, "
+                           f"got {out.dtype} on {out.device})")
+    return out
 
 
 def _sum_grads(grads):
@@ -252,9 +270,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                 leaf = node._leaf()
                 if leaf is not None and leaf._hooks:
                     for hook in leaf._hooks:
-                        out = hook(grads[0])
-                        if out is not None:
-                            grads[0] = out
+                        grads[0] = _run_hook(hook, grads[0])
                 if capture:
                     pos = capture.get((node, 0))
                     if pos is not None:
@@ -266,14 +282,12 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                 for idx, hooks in node._hooks.items():
                     if grads[idx] is not None:
                         for hook in hooks:
-                            out = hook(grads[idx])
-                            if out is not None:
-                                grads[idx] = out
+                            grads[idx] = _run_hook(hook, grads[idx])
             if node._retained:
                 for idx, ref in node._retained.items():
                     t = ref()
                     if t is not None and grads[idx] is not None:
-                        g = grads[idx] if create_graph else grads[idx].detach()
+                        g = grads[idx].clone() if create_graph else grads[idx]._detached_copy()
                         t.grad = g if t.grad is None else t.grad + g
             if capture:
                 for idx in range(len(grads)):
@@ -282,6 +296,12 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                         captured[pos] = grads[idx]
                 if not any(e is not None and e[0] in needed for e in node.next_functions):
                     continue  # nothing beyond this node leads to a requested input
+            if node._view_of_vc is not None and node._view_of_vc[0][1] != node._view_of_vc[1]:
+                raise RuntimeError(
+                    f"{node.name()}: the tensor this view was taken from was modified by an in-place "
+                    f"operation recorded for autograd after the view was taken; tensorgrad does not "
+                    f"rebase views onto the new graph (PyTorch does), so its gradient would be wrong. "
+                    f"Take the view after the in-place op, or use the out-of-place op.")
             if create_graph or len(grads) > 1:
                 in_grads = _call_backward(node, grads, create_graph)
             else:

@@ -99,6 +99,8 @@ class Op(Node):
         self.next_functions = tuple(edges)
         self._seq = next(_counter)
         self._out_meta = ((out.shape, out.dtype),)
+        if view_of is not None:
+            self._view_of_vc = (view_of._vc, view_of._vc[1])
         res = Tensor._make(out, self, 0, None, view_of)
         if self.save_output:
             self._save(inputs, res)
@@ -125,6 +127,8 @@ class Op(Node):
         self.next_functions = tuple(edges)
         self._seq = next(_counter)
         self._out_meta = tuple((o.shape, o.dtype) for o in outs)
+        if view_of is not None:
+            self._view_of_vc = (view_of._vc, view_of._vc[1])
         res = tuple(make(o, self, i, None, view_of) if o.dtype.kind == "f" else make(o, None, 0, None, view_of)
                     for i, o in enumerate(outs))
         if self.save_output:

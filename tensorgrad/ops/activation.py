@@ -32,12 +32,13 @@ class Relu(Op):
 
 
 class MaskGrad(Op):
-    """grad * (y > 0) in one op: relu's backward, itself differentiable in `grad`."""
+    """grad where y > 0, else 0, in one op: relu's backward, itself differentiable in `grad`."""
 
     save_inputs = (1,)
 
     def forward(self, grad, y):
-        return grad * (y > 0)
+        # where, not a product: an inf/nan gradient stays out of the masked positions (as in PyTorch)
+        return xp_of(grad).where(y > 0, grad, grad.dtype.type(0))
 
     def backward(self, gg):
         (y,) = self.saved_tensors

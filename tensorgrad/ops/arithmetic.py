@@ -121,14 +121,14 @@ def _div_mode(op: str, input, other, mode: str):
 
 def add(input, other, *, alpha=1):
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     a, b, _ = operands("add", input, other)
     return Add()(a, b)
 
 
 def sub(input, other, *, alpha=1):
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     a, b, dt = operands("sub", input, other)
     if a is not input or b is not other or dt.kind == "b":  # something was cast: was it a bool?
         for x in (input, other):
