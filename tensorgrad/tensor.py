@@ -410,6 +410,7 @@ class Tensor:
         When recorded, the op sees a snapshot of the old value as its input and
         self takes the result's place in the graph.
         """
+        _check_writable(self)
         enabled = grad_mode._state.enabled
         if enabled and self._requires_grad and self._node is None:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation; "
@@ -480,6 +481,7 @@ class Tensor:
     def fill_(self, value):
         if not grad_mode._state.enabled or (self._node is None and not self._requires_grad and not (
                 isinstance(value, Tensor) and value.requires_grad)):
+            _check_writable(self)
             self._data.fill(value.item() if isinstance(value, Tensor) else value)
             self._vc[0] += 1
             return self
@@ -705,6 +707,15 @@ def _wrap_dim(dim, ndim, op) -> int:
         raise IndexError(f"{op}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                          f"but got {dim})")
     return dim + n if dim < 0 else dim
+
+
+def _check_writable(t) -> None:
+    """Refuse writes into broadcast memory (a stride-0 dim of size > 1), on every device alike."""
+    d = t._data
+    if d.size > 1 and 0 in d.strides and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to a "
+                           "single memory location (an expanded / broadcast tensor). Please clone() the "
+                           "tensor before performing the operation.")
 
 
 def _check_inplace_cast(src, dst, fn) -> None:

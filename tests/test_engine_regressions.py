@@ -148,3 +148,23 @@ def test_tensor_of_a_tensor_keeps_its_device_and_copies():
     x = tg.ones(2)
     y = tg.tensor(x)
     assert y.device == x.device and y._data is not x._data
+
+
+@needs_torch
+def test_arithmetic_into_expanded_tensor_raises_like_torch():
+    for m in (tg, torch):
+        e = m.ones(1).expand(3)
+        with m.no_grad(), pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            e.add_(1)
+
+
+@pytest.mark.parametrize("write", ["fill_", "setitem"])
+def test_fill_and_setitem_into_expanded_tensor_raise_on_every_device(write):
+    # PyTorch allows these two (every element gets the same value); tensorgrad refuses them on all
+    # devices alike, because NumPy's broadcast views are read-only and CuPy's are not
+    e = tg.ones(1).expand(3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        if write == "fill_":
+            e.fill_(2)
+        else:
+            e[0] = 5.0

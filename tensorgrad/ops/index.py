@@ -306,6 +306,8 @@ def setitem_(input, indices, values):
 
     The fast path of ``Tensor.__setitem__`` when no gradient is involved; the checks are index_put's.
     """
+    from ..tensor import _check_writable
+    _check_writable(input)
     ix, values = _put_operands(input, indices, values)
     v = values
     if isinstance(values, Tensor):
