@@ -1,0 +1,225 @@
+"""DataLoader, samplers and default_collate (torch.utils.data semantics, loaded in-process).
+
+Fast path: when the dataset has ``__getitems__`` (TensorDataset, MNIST, Subsets of them), each batch is
+fetched by one call with the batch's index array (one fancy index) instead of one call per sample.
+"""
+from __future__ import annotations
+
+import collections.abc
+import numbers
+import warnings
+
+import numpy as np
+
+from ... import backend
+from ...tensor import Tensor
+from .dataset import _Collated, _rng
+
+
+# ---------------------------------------------------------------- samplers
+class Sampler:
+    """Base class: iterates over dataset indices."""
+
+    def __iter__(self):
+        raise NotImplementedError
+
+
+class SequentialSampler(Sampler):
+    def __init__(self, data_source):
+        self.data_source = data_source
+
+    def _indices(self):
+        return np.arange(len(self.data_source), dtype=np.int64)
+
+    def __iter__(self):
+        return iter(range(len(self.data_source)))
+
+    def __len__(self):
+        return len(self.data_source)
+
+
+class RandomSampler(Sampler):
+    """A fresh permutation each epoch (or `num_samples` draws with replacement).
+
+    `generator`: a numpy.random.Generator; None uses tensorgrad's CPU generator (tg.manual_seed).
+    """
+
+    def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
+        self.data_source = data_source
+        self.replacement = replacement
+        self._num_samples = num_samples
+        self.generator = generator
+        if not isinstance(replacement, bool):
+            raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
+        if not isinstance(self.num_samples, int) or self.num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got "
+                             f"num_samples={self.num_samples}")
+
+    @property
+    def num_samples(self):
+        return len(self.data_source) if self._num_samples is None else self._num_samples
+
+    def _indices(self):
+        n, g = len(self.data_source), _rng(self.generator)
+        if self.replacement:
+            return g.integers(0, n, size=self.num_samples, dtype=np.int64)
+        reps = -(-self.num_samples // n)
+        return np.concatenate([g.permutation(n) for _ in range(reps)])[:self.num_samples].astype(np.int64)
+
+    def __iter__(self):
+        return iter(self._indices().tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class BatchSampler(Sampler):
+    """Groups a sampler's indices into lists of `batch_size` (the last one shorter unless drop_last)."""
+
+    def __init__(self, sampler, batch_size, drop_last):
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:
+            raise ValueError(f"batch_size should be a positive integer value, but got batch_size={batch_size}")
+        if not isinstance(drop_last, bool):
+            raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last}")
+        self.sampler, self.batch_size, self.drop_last = sampler, batch_size, drop_last
+
+    def _batches(self):
+        if hasattr(self.sampler, "_indices"):  # our samplers: split one index array, no Python loop
+            idx = self.sampler._indices()
+            n = len(idx) - (len(idx) % self.batch_size if self.drop_last else 0)
+            for s in range(0, n, self.batch_size):
+                yield idx[s:s + self.batch_size]
+            return
+        batch = []
+        for i in self.sampler:
+            batch.append(i)
+            if len(batch) == self.batch_size:
+                yield batch
+                batch = []
+        if batch and not self.drop_last:
+            yield batch
+
+    def __iter__(self):
+        for b in self._batches():
+            yield b.tolist() if isinstance(b, np.ndarray) else b
+
+    def __len__(self):
+        n = len(self.sampler)
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+# ---------------------------------------------------------------- collation
+def _stack_arrays(arrs):
+    xp = backend.xp_of(arrs[0])
+    return Tensor._make(xp.stack(arrs), None, 0, None)
+
+
+def default_collate(batch):
+    """Stack tensors/arrays, turn numbers into tensors, recurse into tuples/lists (per position) and
+    dicts (per key); strings stay a list. A batch already collated by ``__getitems__`` is a list as-is."""
+    if isinstance(batch, _Collated):
+        return list(batch)
+    elem = batch[0]
+    if isinstance(elem, Tensor):
+        shapes = {tuple(b.shape) for b in batch}
+        if len(shapes) > 1:
+            raise RuntimeError(f"default_collate: stack expects each tensor to be equal size, got shapes "
+                               f"{sorted(shapes)}")
+        return _stack_arrays([b._data for b in batch])
+    if isinstance(elem, np.ndarray):
+        if elem.dtype.kind in "OUSV":
+            raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
+                            f"lists; found array of dtype {elem.dtype}")
+        return _stack_arrays([np.asarray(b) for b in batch])
+    if isinstance(elem, np.generic):
+        return Tensor._make(np.array(batch, dtype=elem.dtype), None, 0, None)
+    if isinstance(elem, bool):
+        return Tensor._make(np.array(batch, dtype=np.bool_), None, 0, None)
+    if isinstance(elem, numbers.Integral):
+        return Tensor._make(np.array(batch, dtype=np.int64), None, 0, None)
+    if isinstance(elem, numbers.Real):
+        return Tensor._make(np.array(batch, dtype=np.float64), None, 0, None)
+    if isinstance(elem, (str, bytes)):
+        return list(batch)
+    if isinstance(elem, collections.abc.Mapping):
+        return {k: default_collate([d[k] for d in batch]) for k in elem}
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
+        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+    if isinstance(elem, collections.abc.Sequence):
+        if any(len(b) != len(elem) for b in batch):
+            raise RuntimeError("each element in list of batch should be of equal size")
+        return [default_collate(list(s)) for s in zip(*batch)]
+    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
+                    f"found {type(elem).__name__}")
+
+
+# ---------------------------------------------------------------- loader
+class DataLoader:
+    """Iterates a dataset in batches. Workers are not spawned: loading runs in the calling process
+    (num_workers is accepted for compatibility). pin_memory is a no-op (noted by a warning when CUDA
+    is not usable)."""
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, generator=None):
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
+                             "multiprocessing.")
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, "
+                                 "sampler, and drop_last")
+            batch_size, drop_last = None, False
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
+        self.sampler, self.batch_sampler = sampler, batch_sampler
+        self.num_workers, self.generator = num_workers, generator
+        self._auto_collation = batch_sampler is not None
+        self.collate_fn = collate_fn if collate_fn is not None else (
+            default_collate if self._auto_collation else _convert)
+        self.pin_memory = bool(pin_memory)
+        if self.pin_memory and backend.cuda_unavailable_reason() is not None:
+            warnings.warn("pin_memory=True but CUDA is not usable; pinned memory is a no-op here",
+                          stacklevel=2)
+
+    def _fetch(self, indices):
+        ds = self.dataset
+        getitems = getattr(ds, "__getitems__", None)
+        if callable(getitems):
+            items = getitems(indices)
+            if not isinstance(items, _Collated) or self.collate_fn is default_collate:
+                return self.collate_fn(items)
+        idx = indices.tolist() if isinstance(indices, np.ndarray) else indices
+        return self.collate_fn([ds[i] for i in idx])
+
+    def __iter__(self):
+        if not self._auto_collation:
+            for i in self.sampler:
+                yield self.collate_fn(self.dataset[i])
+            return
+        bs = self.batch_sampler
+        batches = bs._batches() if isinstance(bs, BatchSampler) else iter(bs)
+        for b in batches:
+            yield self._fetch(b)
+
+    def __len__(self):
+        return len(self.batch_sampler) if self._auto_collation else len(self.sampler)
+
+
+def _convert(data):
+    """Collation with batch_size=None: arrays become tensors, containers recurse, the rest stays."""
+    if isinstance(data, np.ndarray) and data.dtype.kind not in "OUSV":
+        return Tensor._make(data, None, 0, None)
+    if isinstance(data, collections.abc.Mapping):
+        return {k: _convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(_convert(d) for d in data))
+    if isinstance(data, tuple):
+        return [_convert(d) for d in data]
+    if isinstance(data, list):
+        return [_convert(d) for d in data]
+    return data

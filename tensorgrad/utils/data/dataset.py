@@ -1,0 +1,122 @@
+"""Dataset, TensorDataset, Subset, random_split (torch.utils.data semantics)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ... import backend
+from ...tensor import Tensor
+
+
+def _rng(generator):
+    """A NumPy Generator: the one passed, or tensorgrad's CPU generator (seeded by tg.manual_seed)."""
+    if generator is None:
+        return backend.generator_for(backend.Device("cpu"))
+    if isinstance(generator, np.random.Generator):
+        return generator
+    raise TypeError(f"generator must be a numpy.random.Generator or None, got {type(generator).__name__}")
+
+
+class Dataset:
+    """Map-style dataset: subclasses define ``__getitem__`` and ``__len__``.
+
+    A subclass may also define ``__getitems__(indices)`` returning a whole batch; the DataLoader then
+    fetches each batch with one call (and passes its result to the collate function, or uses it as
+    the batch as-is with the default collation if it is already collated).
+    """
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __add__(self, other):
+        raise NotImplementedError("ConcatDataset is not provided by tensorgrad")
+
+
+def _index_array(indices):
+    return np.asarray(indices, dtype=np.int64)
+
+
+class TensorDataset(Dataset):
+    """Wraps tensors sharing their first dimension; item i is the tuple of each tensor's row i."""
+
+    def __init__(self, *tensors):
+        if not tensors:
+            raise ValueError("TensorDataset needs at least one tensor")
+        for t in tensors:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"TensorDataset takes tensors, got {type(t).__name__}")
+            if t.dim() == 0:
+                raise ValueError("TensorDataset: tensors must have at least one dimension")
+        sizes = [t.shape[0] for t in tensors]
+        if any(s != sizes[0] for s in sizes):
+            raise ValueError(f"Size mismatch between tensors: first dimensions are {sizes}; "
+                             f"TensorDataset needs them all equal")
+        self.tensors = tensors
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+    def __getitems__(self, indices):
+        """A whole batch by one fancy index per tensor: a tuple of stacked tensors (already collated)."""
+        idx = _index_array(indices)
+        out = []
+        for t in self.tensors:
+            arr = t._data
+            out.append(Tensor._make(arr[backend.to_device(idx, backend.device_of(arr))], None, 0, None))
+        return _Collated(out)
+
+    def __len__(self):
+        return self.tensors[0].shape[0]
+
+
+class _Collated(tuple):
+    """Marks a batch that __getitems__ already collated (the default collate passes it through)."""
+
+
+class Subset(Dataset):
+    """The items of `dataset` at `indices`, in that order."""
+
+    def __init__(self, dataset, indices):
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __getitems__(self, indices):
+        inner = [self.indices[i] for i in indices]
+        if callable(getattr(self.dataset, "__getitems__", None)):
+            return self.dataset.__getitems__(inner)
+        return [self.dataset[i] for i in inner]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split into non-overlapping Subsets of the given lengths, or fractions summing to 1 (as torch)."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        if any(not (0 <= f <= 1) for f in lengths):
+            raise ValueError(f"Fraction at index must be between 0 and 1: {lengths}")
+        sizes = [int(math.floor(n * f)) for f in lengths]
+        remainder = n - sum(sizes)
+        for i in range(remainder):  # round-robin, as torch does
+            sizes[i % len(sizes)] += 1
+        lengths = sizes
+    if any(int(x) != x or x < 0 for x in lengths):
+        raise ValueError(f"random_split: lengths must be non-negative integers or fractions summing to 1, "
+                         f"got {lengths}")
+    if sum(lengths) != n:
+        raise ValueError(f"Sum of input lengths ({sum(lengths)}) does not equal the length of the input "
+                         f"dataset ({n})!")
+    perm = _rng(generator).permutation(n).tolist()
+    out, offset = [], 0
+    for length in lengths:
+        out.append(Subset(dataset, perm[offset:offset + int(length)]))
+        offset += int(length)
+    return out
