@@ -1,0 +1,53 @@
+"""Stochastic gradient descent (optionally with momentum, dampening, Nesterov), as torch.optim.SGD."""
+from __future__ import annotations
+
+from .optimizer import Optimizer, _bump, _step_wrapper, _wrap
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False, *,
+                 maximize=False, foreach=None, differentiable=False, fused=None):
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach, differentiable=differentiable,
+                        fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+
+    @_step_wrapper
+    def step(self):
+        for group in self.param_groups:
+            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
+            wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            for p, g in self._params_with_grad(group):
+                d = p._data
+                if maximize:
+                    g = -g
+                if wd != 0:
+                    g = g + wd * d
+                if momentum != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = _wrap(g.copy())
+                        state["momentum_buffer"] = buf
+                    else:
+                        b = buf._data
+                        b *= momentum
+                        b += (1 - dampening) * g
+                        _bump(buf)
+                    g = g + momentum * buf._data if nesterov else buf._data
+                d -= lr * g
+                _bump(p)
