@@ -1,0 +1,56 @@
+"""tensorgrad.nn.functional: the functional ops under torch.nn.functional's names.
+
+Activations, softmax, linear, pad and one_hot come from tensorgrad's ops; losses, convolutions
+and pooling from ``tensorgrad.ops.loss`` / ``conv`` / ``pool`` where those modules are present.
+"""
+from __future__ import annotations
+
+import warnings
+
+from ..ops import activation as _act
+from ..ops import reduce as _rd
+from ..ops.activation import elu, gelu, leaky_relu, silu, softplus  # noqa: F401
+from ..ops.elementwise import sigmoid, tanh  # noqa: F401
+from ..ops.index import one_hot, pad  # noqa: F401
+from ..ops.linalg import linear  # noqa: F401
+
+try:
+    from ..ops.loss import *  # noqa: F401,F403
+except ImportError:  # pragma: no cover - written separately
+    pass
+try:
+    from ..ops.conv import *  # noqa: F401,F403
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from ..ops.pool import *  # noqa: F401,F403
+except ImportError:  # pragma: no cover
+    pass
+
+
+def relu(input, inplace: bool = False):
+    return input.relu_() if inplace else _act.relu(input)
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include "
+                  f"dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim("softmax", input.dim(), _stacklevel)
+    return _rd.softmax(input, dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return _rd.log_softmax(input, dim, dtype=dtype)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12):
+    """input / max(||input||_p over dim, eps)."""
+    denom = _rd.norm(input, p, dim, keepdim=True).clamp_min(eps)
+    return input / denom.expand_as(input)
