@@ -1,0 +1,262 @@
+"""Convolutions (torch.nn.functional forms): conv2d, conv1d, conv_transpose2d.
+
+A convolution is im2col, then one product: ``Im2col`` pads the input and copies
+its windows out of a strided view into columns of shape (groups, C/g*kh*kw,
+N*OH*OW); the weight, reshaped to (groups, O/g, C/g*kh*kw), multiplies them in one
+GEMM per group. ``Im2col`` and ``Col2im`` (which adds the windows back, one
+strided slice per kernel offset) are linear and each other's adjoint, so each
+is the other's backward; the product and the bias are ordinary tensor ops. The
+whole backward is therefore built from ops, and second derivatives work.
+conv_transpose2d is the same pieces the other way round: product, then col2im.
+"""
+from __future__ import annotations
+
+from ..autograd.function import Op
+from ..backend import xp_of
+from ._util import check_tensor
+
+
+class Geometry:
+    """Window geometry of a 2-D convolution over (H, W): kernel, stride, dilation, padding
+    (top, bottom, left, right), groups, and the resulting output size (OH, OW)."""
+
+    __slots__ = ("kh", "kw", "sh", "sw", "dh", "dw", "pads", "groups", "oh", "ow")
+
+    def __init__(self, kernel, stride, dilation, pads, groups, out_hw):
+        self.kh, self.kw = kernel
+        self.sh, self.sw = stride
+        self.dh, self.dw = dilation
+        self.pads = pads
+        self.groups = groups
+        self.oh, self.ow = out_hw
+
+
+def _windows(xp_padded, g: Geometry):
+    """A strided view (N, C, kh, kw, OH, OW) of the windows of a padded NCHW array (no copy)."""
+    xp = xp_of(xp_padded)
+    s0, s1, s2, s3 = xp_padded.strides
+    n, c = xp_padded.shape[:2]
+    return xp.lib.stride_tricks.as_strided(
+        xp_padded, (n, c, g.kh, g.kw, g.oh, g.ow),
+        (s0, s1, s2 * g.dh, s3 * g.dw, s2 * g.sh, s3 * g.sw), writeable=False)
+
+
+def _pad(x, pads, value=0.0):
+    t, b, l, r = pads
+    if not (t or b or l or r):
+        return x
+    return xp_of(x).pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
+
+
+class Im2col(Op):
+    """x (N, C, H, W) -> columns (groups, C/groups*kh*kw, N*OH*OW): the padded windows, copied out.
+
+    Batch and positions share the last axis, so the product with the weight is one GEMM per group
+    (NumPy's matmul leaves BLAS when an operand is broadcast over a batch axis: 10x slower)."""
+
+    def __init__(self, geom: Geometry, pad_value=0.0):
+        self.g, self.pad_value = geom, pad_value
+
+    def forward(self, x):
+        g = self.g
+        self.in_shape = x.shape
+        n, c = x.shape[:2]
+        xp = xp_of(x)
+        xc = _pad(xp.ascontiguousarray(x.transpose(1, 0, 2, 3)), g.pads, self.pad_value)  # (C, N, Hp, Wp)
+        win = _windows(xc, g).transpose(0, 2, 3, 1, 4, 5)         # (C, kh, kw, N, OH, OW): a view
+        return xp.ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
+
+    def backward(self, grad):
+        return Col2im(self.g, self.in_shape)(grad)
+
+
+class Col2im(Op):
+    """The adjoint of Im2col: columns back to (N, C, H, W), overlapping windows summed."""
+
+    def __init__(self, geom: Geometry, shape):
+        self.g, self.shape = geom, shape
+
+    def forward(self, cols):
+        g = self.g
+        n, c, h, w = self.shape
+        t, b, l, r = g.pads
+        xp = xp_of(cols)
+        cols = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
+        out = xp.zeros_like(cols, shape=(c, n, h + t + b, w + l + r))  # channel-major, like the columns
+        hspan, wspan = g.sh * (g.oh - 1) + 1, g.sw * (g.ow - 1) + 1
+        for i in range(g.kh):  # O(kernel size) strided adds, each over every window at once
+            for j in range(g.kw):
+                out[:, :, i * g.dh:i * g.dh + hspan:g.sh, j * g.dw:j * g.dw + wspan:g.sw] += cols[:, i, j]
+        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)[:, :, t:t + h, l:l + w])
+
+    def backward(self, grad):
+        return Im2col(self.g)(grad)
+
+
+# ---------------------------------------------------------------- argument parsing
+def _tuple(v, n: int, op: str, name: str) -> tuple:
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            v = tuple(v) * n
+        if len(v) != n or not all(isinstance(e, int) and not isinstance(e, bool) for e in v):
+            raise RuntimeError(f"{op}: expected {name} to be a single int or a tuple of {n} ints, got {v!r}")
+        return tuple(v)
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{op}(): argument '{name}' must be an int or a tuple of ints, not {type(v).__name__}")
+    return (v,) * n
+
+
+def _out_size(size, k, s, d, p_total):
+    return (size + p_total - d * (k - 1) - 1) // s + 1
+
+
+def _shape(t) -> list:
+    return list(t._data.shape)
+
+
+def _check_conv_args(op, input, weight, bias, nd):
+    """Checks for convNd with nd spatial dims; returns (input as batched, was it unbatched)."""
+    check_tensor(op, input, "input")
+    check_tensor(op, weight, "weight")
+    if bias is not None:
+        check_tensor(op, bias, "bias")
+    x = input._data
+    if x.ndim not in (nd + 1, nd + 2):
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to {op}, but got input "
+                           f"of size: {list(x.shape)}")
+    if weight._data.ndim != nd + 2:
+        raise RuntimeError(f"{op}: expected weight to be {nd + 2}-D (out_channels, in_channels/groups, "
+                           f"kernel...), got weight of shape {_shape(weight)}")
+    if x.dtype != weight._data.dtype or (bias is not None and bias._data.dtype != x.dtype):
+        raise RuntimeError(f"{op}: expected input, weight and bias to have the same dtype, got input "
+                           f"{input.dtype}, weight {weight.dtype}" + (f", bias {bias.dtype}" if bias is not None
+                                                                      else "") + "; convert with .to(dtype)")
+    unbatched = x.ndim == nd + 1
+    return (input.unsqueeze(0) if unbatched else input), unbatched
+
+
+def _conv2d(op, input, weight, bias, stride, padding, dilation, groups, shown=None):
+    """conv2d on a batched 4-D input; `shown`: the user's input/weight shapes for error text (conv1d)."""
+    x, w = input._data, weight._data
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    in_s, w_s = shown or (list(x.shape), list(w.shape))
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported (got groups={groups!r})")
+    if c != cg * groups:
+        raise RuntimeError(f"{op}: expected input with {cg * groups} channels (weight {w_s}, groups {groups}), "
+                           f"got input of shape {in_s}")
+    if o % groups:
+        raise RuntimeError(f"{op}: out_channels ({o}, weight {w_s}) must be divisible by groups ({groups})")
+    if bias is not None and tuple(bias._data.shape) != (o,):
+        raise RuntimeError(f"{op}: expected bias of shape [{o}] (weight {w_s}), got bias of shape "
+                           f"{_shape(bias)}")
+    stride = _tuple(stride, 2, op, "stride")
+    dilation = _tuple(dilation, 2, op, "dilation")
+    if min(stride) < 1:
+        raise RuntimeError(f"{op}: non-positive stride is not supported (got stride={list(stride)})")
+    if min(dilation) < 1:
+        raise RuntimeError(f"{op}: dilation should be greater than zero (got dilation={list(dilation)})")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pads = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions "
+                                   f"(stride={list(stride)})")
+            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)  # any extra on the bottom/right, as torch
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of ['valid', 'same']")
+    else:
+        ph, pw = _tuple(padding, 2, op, "padding")
+        if ph < 0 or pw < 0:
+            raise RuntimeError(f"{op}: negative padding is not supported (got padding={[ph, pw]})")
+        pads = (ph, ph, pw, pw)
+    eff = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    padded = (h + pads[0] + pads[1], wd + pads[2] + pads[3])
+    if eff[0] > padded[0] or eff[1] > padded[1]:
+        raise RuntimeError(f"{op}: kernel size (dilated) {eff} is larger than the padded input {padded} "
+                           f"(input {in_s}, weight {w_s}, padding {list(pads)} as top, bottom, left, right)")
+    oh = _out_size(h, kh, stride[0], dilation[0], pads[0] + pads[1])
+    ow = _out_size(wd, kw, stride[1], dilation[1], pads[2] + pads[3])
+    geom = Geometry((kh, kw), stride, dilation, pads, groups, (oh, ow))
+    cols = Im2col(geom)(input)                                   # (G, Cg*kh*kw, N*OH*OW)
+    wm = weight.reshape(groups, o // groups, cg * kh * kw)       # (G, Og, K)
+    out = (wm @ cols).reshape(o, n, oh * ow).permute(1, 0, 2).reshape(n, o, oh, ow)  # (O, N, L) -> NCHW
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1)
+    return out
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) over NCHW input, torch.nn.functional.conv2d's signature:
+    weight (out_channels, in_channels/groups, kH, kW); padding an int, a pair, 'valid' or 'same'.
+    A 3-D input is one unbatched image."""
+    x, unbatched = _check_conv_args("conv2d", input, weight, bias, 2)
+    out = _conv2d("conv2d", x, weight, bias, stride, padding, dilation, groups,
+                  (_shape(input), _shape(weight)))
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution over (N, C, L) input: conv2d on a height-1 image. A 2-D input is unbatched."""
+    x, unbatched = _check_conv_args("conv1d", input, weight, bias, 1)
+    if not isinstance(padding, str):
+        padding = (0,) + _tuple(padding, 1, "conv1d", "padding")
+    out = _conv2d("conv1d", x.unsqueeze(2), weight.unsqueeze(2), bias,
+                  (1,) + _tuple(stride, 1, "conv1d", "stride"), padding,
+                  (1,) + _tuple(dilation, 1, "conv1d", "dilation"), groups,
+                  (_shape(input), _shape(weight))).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (the gradient of conv2d with respect to its input), with
+    torch.nn.functional.conv_transpose2d's signature: weight (in_channels, out_channels/groups, kH, kW).
+    A 3-D input is unbatched."""
+    op = "conv_transpose2d"
+    x, unbatched = _check_conv_args(op, input, weight, bias, 2)
+    n, c, h, wd = x._data.shape
+    ci, og, kh, kw = weight._data.shape
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported (got groups={groups!r})")
+    if c != ci:
+        raise RuntimeError(f"{op}: expected input with {ci} channels (weight {_shape(weight)}, groups {groups}), "
+                           f"got input of shape {_shape(input)}")
+    if ci % groups:
+        raise RuntimeError(f"{op}: in_channels ({ci}, weight {_shape(weight)}) must be divisible by groups "
+                           f"({groups})")
+    o = og * groups
+    if bias is not None and tuple(bias._data.shape) != (o,):
+        raise RuntimeError(f"{op}: expected bias of shape [{o}] (weight {_shape(weight)}), got bias of shape "
+                           f"{_shape(bias)}")
+    stride = _tuple(stride, 2, op, "stride")
+    dilation = _tuple(dilation, 2, op, "dilation")
+    pad = _tuple(padding, 2, op, "padding")
+    opad = _tuple(output_padding, 2, op, "output_padding")
+    if min(stride) < 1 or min(dilation) < 1 or min(pad) < 0:
+        raise RuntimeError(f"{op}: stride and dilation must be positive and padding non-negative (got stride="
+                           f"{list(stride)}, dilation={list(dilation)}, padding={list(pad)})")
+    for k in range(2):
+        if not 0 <= opad[k] < max(stride[k], dilation[k]):
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={list(opad)}, stride={list(stride)}, dilation={list(dilation)}")
+    hout = (h - 1) * stride[0] - 2 * pad[0] + dilation[0] * (kh - 1) + opad[0] + 1
+    wout = (wd - 1) * stride[1] - 2 * pad[1] + dilation[1] * (kw - 1) + opad[1] + 1
+    if hout <= 0 or wout <= 0:
+        raise RuntimeError(f"{op}: output size {[hout, wout]} is too small (input {_shape(input)}, weight "
+                           f"{_shape(weight)}, stride {list(stride)}, padding {list(pad)})")
+    # the conv2d this transposes maps (hout, wout) padded by pad (+ output_padding on the far side) to (h, w)
+    geom = Geometry((kh, kw), stride, dilation, (pad[0], pad[0], pad[1], pad[1]), groups, (h, wd))
+    cg = ci // groups
+    wm = weight.reshape(groups, cg, og * kh * kw)                # (G, Cin_g, Og*K)
+    xm = x.reshape(n, ci, h * wd).permute(1, 0, 2).reshape(groups, cg, n * h * wd)  # (G, Cin_g, N*H*W)
+    cols = wm.mT @ xm                                            # (G, Og*kh*kw, N*H*W)
+    out = Col2im(geom, (n, o, hout, wout))(cols)  # onto hout x wout: output_padding rows get no window
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+__all__ = ["conv1d", "conv2d", "conv_transpose2d"]

@@ -1,0 +1,108 @@
+"""conv2d, conv1d, conv_transpose2d against torch.nn.functional, and float64 grad/gradgrad checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad.ops import conv
+from oracle import check_grad, check_torch, rand
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
+
+
+def F(m):
+    return conv if m is tg else m.nn.functional
+
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-7, atol=1e-9)}
+
+CONV2D_CASES = [
+    # input shape, weight shape, kwargs
+    ((2, 3, 8, 8), (4, 3, 3, 3), {}),
+    ((1, 3, 7, 9), (5, 3, 2, 4), dict(stride=(2, 1), padding=(1, 2))),          # batch 1, non-square kernel
+    ((2, 4, 9, 8), (6, 2, 3, 2), dict(stride=2, padding=1, dilation=(2, 1), groups=2)),
+    ((2, 4, 6, 7), (4, 1, 3, 3), dict(padding="same", groups=4)),               # depthwise, 'same'
+    ((2, 2, 6, 7), (3, 2, 2, 4), dict(padding="same", dilation=(1, 2))),        # asymmetric 'same' padding
+    ((2, 2, 6, 6), (3, 2, 3, 3), dict(padding="valid", stride=3)),
+    ((6, 6, 6), (4, 3, 3, 3), dict(padding=1, groups=2)),                        # unbatched 3-D input
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,kw", CONV2D_CASES)
+def test_conv2d_vs_torch(device, dtype, xs, ws, kw):
+    arrays = [rand(*xs, dtype=dtype), rand(*ws, dtype=dtype), rand(ws[0], dtype=dtype)]
+    check_torch(lambda m, x, w, b: F(m).conv2d(x, w, b, **kw), arrays, device, **TOL[dtype])
+
+
+def test_conv2d_without_bias_vs_torch(device):
+    check_torch(lambda m, x, w: F(m).conv2d(x, w, stride=2, padding=(0, 1)),
+                [rand(2, 3, 7, 7), rand(2, 3, 3, 3)], device)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(stride=2, padding=1, dilation=2), dict(padding="same", groups=2)])
+def test_conv2d_gradcheck(device, kw):
+    check_grad(lambda x, w, b: conv.conv2d(x, w, b, **kw), [rand(2, 2, 5, 5), rand(2, 2 // kw.get("groups", 1), 3, 2),
+                                                           rand(2)], device)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 4, 11), (6, 2, 3), dict(stride=2, padding=1, groups=2)),
+    ((1, 3, 9), (2, 3, 4), dict(padding="same", dilation=2)),
+    ((3, 10), (2, 3, 3), dict()),                                                # unbatched
+])
+def test_conv1d_vs_torch(device, dtype, xs, ws, kw):
+    arrays = [rand(*xs, dtype=dtype), rand(*ws, dtype=dtype), rand(ws[0], dtype=dtype)]
+    check_torch(lambda m, x, w, b: F(m).conv1d(x, w, b, **kw), arrays, device, **TOL[dtype])
+
+
+def test_conv1d_gradcheck(device):
+    check_grad(lambda x, w: conv.conv1d(x, w, stride=2, padding=1), [rand(2, 2, 7), rand(3, 2, 3)], device)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((2, 3, 5, 5), (3, 4, 3, 3), dict()),
+    ((1, 4, 4, 5), (4, 3, 3, 2), dict(stride=(2, 3), padding=(1, 0), output_padding=(1, 2), groups=2,
+                                      dilation=(1, 2))),
+    ((2, 2, 3, 3), (2, 2, 2, 2), dict(stride=2, padding=1, output_padding=1)),
+    ((2, 4, 4), (2, 3, 3, 3), dict(stride=2)),                                   # unbatched
+])
+def test_conv_transpose2d_vs_torch(device, dtype, xs, ws, kw):
+    arrays = [rand(*xs, dtype=dtype), rand(*ws, dtype=dtype), rand(ws[1] * kw.get("groups", 1), dtype=dtype)]
+    check_torch(lambda m, x, w, b: F(m).conv_transpose2d(x, w, b, **kw), arrays, device, **TOL[dtype])
+
+
+def test_conv_transpose2d_gradcheck(device):
+    check_grad(lambda x, w, b: conv.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+               [rand(1, 2, 3, 3), rand(2, 3, 3, 3), rand(3)], device)
+
+
+def test_conv2d_is_the_adjoint_of_conv_transpose2d(device):
+    """<conv2d(x, w), y> == <x, conv_transpose2d(y, w)> for the same geometry."""
+    x, w, y = rand(2, 3, 7, 7), rand(4, 3, 3, 3), rand(2, 4, 4, 4)
+    t = lambda a: tg.tensor(a, device=device)
+    lhs = (conv.conv2d(t(x), t(w), stride=2, padding=1) * t(y)).sum().item()
+    rhs = (t(x) * conv.conv_transpose2d(t(y), t(w), stride=2, padding=1, output_padding=0)).sum().item()
+    assert lhs == pytest.approx(rhs, rel=1e-10)
+
+
+def test_conv2d_errors_name_the_shapes():
+    x, w = tg.zeros(2, 4, 8, 8), tg.zeros(16, 3, 3, 3)
+    with pytest.raises(RuntimeError, match=r"conv2d: expected input with 3 channels \(weight \[16, 3, 3, 3\], "
+                                           r"groups 1\), got input of shape \[2, 4, 8, 8\]"):
+        conv.conv2d(x, w)
+    with pytest.raises(RuntimeError, match=r"Expected 3D \(unbatched\) or 4D \(batched\) input to conv2d, but "
+                                           r"got input of size: \[2, 3\]"):
+        conv.conv2d(tg.zeros(2, 3), w)
+    with pytest.raises(RuntimeError, match=r"kernel size \(dilated\) \(5, 5\) is larger than the padded input "
+                                           r"\(4, 4\)"):
+        conv.conv2d(tg.zeros(1, 1, 2, 2), tg.zeros(1, 1, 5, 5), padding=1)
+    with pytest.raises(RuntimeError, match="padding='same' is not supported for strided"):
+        conv.conv2d(tg.zeros(1, 3, 8, 8), w, padding="same", stride=2)
+    with pytest.raises(RuntimeError, match="same dtype"):
+        conv.conv2d(tg.zeros(1, 3, 8, 8), tg.zeros(16, 3, 3, 3, dtype=tg.float64))
+    with pytest.raises(RuntimeError, match="divisible by groups"):
+        conv.conv2d(tg.zeros(1, 4, 8, 8), tg.zeros(3, 2, 3, 3), groups=2)
