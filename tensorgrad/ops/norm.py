@@ -1,0 +1,201 @@
+"""Normalization and embedding: batch_norm, layer_norm, group_norm, embedding (torch.nn.functional's).
+
+The norms are composed of differentiable tensor ops (mean, var with correction=0, rsqrt,
+reshape, arithmetic), so their gradients and double backward come from those ops. batch_norm in
+training mode also updates the running statistics in place, without grad, as PyTorch does: the
+mean with momentum, the variance with the *unbiased* batch variance.
+
+embedding is one op: forward picks rows of the weight, backward scatter-adds the gradient into a
+zero weight-shaped tensor (repeated indices accumulate) and leaves the padding_idx row at zero.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import grad_mode
+from ..autograd.function import Op, check_same_device
+from ..tensor import Tensor
+from ._util import check_tensor
+from .elementwise import rsqrt
+from .index import IndexGrad
+from .reduce import mean, var
+from .shape import reshape
+
+
+def _float_input(op: str, input) -> Tensor:
+    check_tensor(op, input)
+    if input._data.dtype.kind != "f":
+        raise RuntimeError(f"{op}(): expected a floating point input, got {input.dtype}")
+    return input
+
+
+def _check_numel(name: str, t, n: int) -> None:
+    if t is not None and t.numel() != n:
+        raise RuntimeError(f"{name} should contain {n} elements not {t.numel()}")
+
+
+# ---------------------------------------------------------------- batch_norm
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-05):
+    """Normalize over every dim but dim 1 (channels) of an (N, C, *) input.
+
+    training: with the batch statistics (biased variance); running_mean/running_var, when given,
+    are updated in place: r = (1 - momentum) * r + momentum * stat (unbiased variance).
+    Otherwise with running_mean/running_var.
+    """
+    _float_input("batch_norm", input)
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"batch_norm(): expected an input with 2 or more dimensions (N, C, *), got "
+                           f"shape {list(shape)}")
+    c = shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check_numel(name, t, c)
+    stat_shape = (1, c) + (1,) * (len(shape) - 2)
+    if training:
+        n = input.numel() // c
+        if n == 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"torch.Size({list(shape)})")
+        dims = (0,) + tuple(range(2, len(shape)))
+        m = mean(input, dims, True)
+        v = var(input, dims, keepdim=True, correction=0)
+        if running_mean is not None or running_var is not None:
+            with grad_mode.no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(reshape(m.detach(), (c,)), alpha=momentum)
+                if running_var is not None:
+                    unbiased = reshape(v.detach(), (c,)) * (n / (n - 1) if n > 1 else float("nan"))
+                    running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
+    else:
+        if running_mean is None:
+            raise RuntimeError("running_mean must be defined in evaluation mode")
+        if running_var is None:
+            raise RuntimeError("running_var must be defined in evaluation mode")
+        m = reshape(running_mean, stat_shape)
+        v = reshape(running_var, stat_shape)
+    out = (input - m) * rsqrt(v + eps)
+    if weight is not None:
+        out = out * reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + reshape(bias, stat_shape)
+    return out
+
+
+# ---------------------------------------------------------------- layer_norm
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    _float_input("layer_norm", input)
+    if isinstance(normalized_shape, (int, np.integer)):
+        normalized_shape = (int(normalized_shape),)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    shape = input._data.shape
+    k = len(normalized_shape)
+    if k == 0 or len(shape) < k or tuple(shape[len(shape) - k:]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+                           f"{list(shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != normalized_shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
+                               f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}")
+    dims = tuple(range(len(shape) - k, len(shape)))
+    m = mean(input, dims, True)
+    v = var(input, dims, keepdim=True, correction=0)
+    out = (input - m) * rsqrt(v + eps)
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+# ---------------------------------------------------------------- group_norm
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """Split the channels of an (N, C, *) input into num_groups groups and normalize each group over
+    its channels and the remaining dims; then a per-channel scale and shift."""
+    _float_input("group_norm", input)
+    shape = input._data.shape
+    if len(shape) < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {len(shape)}")
+    c = shape[1]
+    if num_groups <= 0 or c % num_groups != 0:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got "
+                           f"input of shape {list(shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
+                               f"input, but got {name} of shape {list(t.shape)} and input of shape {list(shape)}")
+    n = shape[0]
+    g = reshape(input, (n, num_groups, -1))
+    m = mean(g, (2,), True)
+    v = var(g, (2,), keepdim=True, correction=0)
+    out = reshape((g - m) * rsqrt(v + eps), shape)
+    stat_shape = (1, c) + (1,) * (len(shape) - 2)
+    if weight is not None:
+        out = out * reshape(weight, stat_shape)
+    if bias is not None:
+        out = out + reshape(bias, stat_shape)
+    return out
+
+
+# ---------------------------------------------------------------- embedding
+class Embedding(Op):
+    """out = weight[idx]; backward: zeros with the gradient rows added at idx, except padding_idx."""
+
+    def __init__(self, idx, padding_idx):
+        self.padding_idx = padding_idx
+        self.ctx_arrays = (idx,)
+
+    def forward(self, weight):
+        self.w_shape = weight.shape
+        return weight[self.ctx_arrays[0]]
+
+    def backward(self, grad):
+        (idx,) = self.saved_arrays
+        if self.padding_idx is not None:
+            keep = (idx != self.padding_idx).astype(grad._data.dtype)[..., None]
+            grad = grad * Tensor._make(keep, None, 0, None)
+        return IndexGrad((Ellipsis,), (0,), (idx,), self.w_shape)(grad)
+
+
+EmbeddingBackward0 = Embedding  # PyTorch's grad_fn name
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of `weight` (num_embeddings, embedding_dim) at the integer positions `input` (any shape)."""
+    if max_norm is not None:
+        raise NotImplementedError("embedding(max_norm=...) (renormalizing rows in place) is not supported by "
+                                  "tensorgrad")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding(scale_grad_by_freq=True / sparse=True) is not supported by "
+                                  "tensorgrad")
+    check_tensor("embedding", input)
+    check_tensor("embedding", weight, "weight")
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    idx = input._data
+    if idx.dtype not in (np.dtype(np.int64), np.dtype(np.int32)):
+        raise RuntimeError(f"Expected tensor for argument #1 'indices' to have one of the following scalar "
+                           f"types: Long, Int; but got {input.dtype} instead (while checking arguments for "
+                           f"embedding)")
+    check_same_device("embedding", [weight._data, idx])
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0:
+            if padding_idx >= num:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+        elif padding_idx < 0:
+            if padding_idx < -num:
+                raise AssertionError("Padding_idx must be within num_embeddings")
+            padding_idx = num + padding_idx
+    if idx.size and (bool((idx < 0).any()) or bool((idx >= num).any())):
+        bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
+        raise IndexError(f"index out of range in self: index {int(bad)} for an embedding table of "
+                         f"{num} rows")
+    return Embedding(idx.astype(np.int64, copy=False), padding_idx)(weight)
+
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "embedding"]
