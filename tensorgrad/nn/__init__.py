@@ -6,16 +6,18 @@ from .module import Module
 from .containers import ModuleDict, ModuleList, Sequential
 from .linear import Flatten, Identity, Linear, Unflatten
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .dropout import Dropout, Dropout2d
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from .sparse import Embedding
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from . import functional, init, utils
-from . import functional as functional  # noqa: PLC0414 - explicit re-export
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "Flatten",
            "Unflatten", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax",
-           "LogSoftmax", "functional", "init", "utils"]
-
-try:
-    from .loss import *  # noqa: F401,F403
-    from . import loss as _loss
-    __all__ += [n for n in getattr(_loss, "__all__", ()) if n not in __all__]
-except ImportError:  # pragma: no cover - written separately
-    pass
+           "LogSoftmax", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d",
+           "Dropout", "Dropout2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "Embedding",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
+           "BCEWithLogitsLoss", "functional", "init", "utils"]

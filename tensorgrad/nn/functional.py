@@ -14,18 +14,11 @@ from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
 
-try:
-    from ..ops.loss import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover - written separately
-    pass
-try:
-    from ..ops.conv import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from ..ops.pool import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover
-    pass
+from ..ops.loss import *  # noqa: F401,F403 - cross_entropy, nll_loss, mse_loss, ...
+from ..ops.conv import *  # noqa: F401,F403 - conv1d, conv2d, conv_transpose2d
+from ..ops.pool import *  # noqa: F401,F403 - max_pool2d, avg_pool2d, adaptive_avg_pool2d
+from ..ops.norm import *  # noqa: F401,F403 - batch_norm, layer_norm, group_norm, embedding
+from ..ops.dropout import *  # noqa: F401,F403 - dropout, dropout2d
 
 
 def relu(input, inplace: bool = False):

@@ -1,0 +1,188 @@
+"""Conv1d, Conv2d, ConvTranspose2d (torch.nn's constructor arguments, parameter names and shapes,
+default init and reprs, so state_dicts move between the two).
+
+Errors from the functional ops (shapes, dtypes) are re-raised with the layer's repr in front,
+e.g. "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1)): conv2d: expected input with 1 channels ...".
+"""
+from __future__ import annotations
+
+import math
+
+from .. import creation
+from ..ops import conv as _conv
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+def _ntuple(n):
+    def parse(x):
+        if isinstance(x, (tuple, list)):
+            return tuple(x)
+        return (x,) * n
+    return parse
+
+
+_single = _ntuple(1)
+_pair = _ntuple(2)
+
+
+class _ConvNd(Module):
+    """What Conv1d, Conv2d and ConvTranspose2d share: validation, parameters, init, repr."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
+                 output_padding, groups, bias, padding_mode, device=None, dtype=None):
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups != 0:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups != 0:
+            raise ValueError("out_channels must be divisible by groups")
+        valid_padding_strings = {"same", "valid"}
+        if isinstance(padding, str):
+            if padding not in valid_padding_strings:
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of {valid_padding_strings}")
+            if padding == "same" and any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+        valid_padding_modes = {"zeros", "reflect", "replicate", "circular"}
+        if padding_mode not in valid_padding_modes:
+            raise ValueError(f"padding_mode must be one of {valid_padding_modes}, but got "
+                             f"padding_mode='{padding_mode}'")
+        if padding_mode != "zeros":
+            raise NotImplementedError(f"{type(self).__name__}: padding_mode='{padding_mode}' is not supported by "
+                                      f"tensorgrad (only 'zeros'); pad the input yourself and use padding=0")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = kernel_size
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.transposed = transposed
+        self.output_padding = output_padding
+        self.groups = groups
+        self.padding_mode = padding_mode
+        if transposed:
+            shape = (in_channels, out_channels // groups, *kernel_size)
+        else:
+            shape = (out_channels, in_channels // groups, *kernel_size)
+        self.weight = Parameter(creation.empty(shape, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # torch's: kaiming_uniform_(a=sqrt(5)) on the weight, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
+        # fan_in = weight.size(1) * prod(kernel_size) (for a transposed conv: out_channels/groups * ...)
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
+        if self.padding != (0,) * len(self.padding):
+            s += ", padding={padding}"
+        if self.dilation != (1,) * len(self.dilation):
+            s += ", dilation={dilation}"
+        if self.output_padding != (0,) * len(self.output_padding):
+            s += ", output_padding={output_padding}"
+        if self.groups != 1:
+            s += ", groups={groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += ", padding_mode={padding_mode}"
+        return s.format(**self.__dict__)
+
+    def _call(self, fn, *args):
+        """fn(*args), with the layer's repr in front of any error message from the op."""
+        try:
+            return fn(*args)
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise type(e)(f"{self._get_name()}({self.extra_repr()}): {e}") from None
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C, L) or unbatched (C, L) input; weight (out, in/groups, k)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _single(kernel_size), _single(stride),
+                         padding if isinstance(padding, str) else _single(padding), _single(dilation),
+                         False, _single(0), groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input):
+        return self._call(_conv.conv1d, input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C, H, W) or unbatched (C, H, W) input; weight (out, in/groups, kH, kW)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride),
+                         padding if isinstance(padding, str) else _pair(padding), _pair(dilation),
+                         False, _pair(0), groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input):
+        return self._call(_conv.conv2d, input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                          self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """Transposed 2-D convolution; weight (in, out/groups, kH, kW). ``forward(input, output_size=None)``:
+    an `output_size` picks the output_padding that gives that size, as in torch."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
+                 dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
+        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride), _pair(padding),
+                         _pair(dilation), True, _pair(output_padding), groups, bias, padding_mode,
+                         device=device, dtype=dtype)
+
+    def _output_padding(self, input, output_size):
+        """torch's _ConvTransposeNd._output_padding for 2 spatial dims."""
+        if output_size is None:
+            return self.output_padding
+        nsd = 2
+        has_batch_dim = input.dim() == nsd + 2
+        nns = 2 if has_batch_dim else 1
+        output_size = list(output_size)
+        if len(output_size) == nns + nsd:
+            output_size = output_size[nns:]
+        if len(output_size) != nsd:
+            raise ValueError(f"ConvTranspose{nsd}D: for {input.dim()}D input, output_size must have {nsd} or "
+                             f"{nns + nsd} elements (got {len(output_size)})")
+        min_sizes, max_sizes = [], []
+        for d in range(nsd):
+            dim_size = ((input.size(d + nns) - 1) * self.stride[d] - 2 * self.padding[d]
+                        + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            min_sizes.append(dim_size)
+            max_sizes.append(dim_size + self.stride[d] - 1)
+        for i, size in enumerate(output_size):
+            if size < min_sizes[i] or size > max_sizes[i]:
+                raise ValueError(f"requested an output size of {output_size}, but valid sizes range from "
+                                 f"{min_sizes} to {max_sizes} (for an input of {list(input.shape[nns:])})")
+        return tuple(output_size[d] - min_sizes[d] for d in range(nsd))
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            if not hasattr(input, "dim"):
+                raise TypeError(f"{self._get_name()}({self.extra_repr()}): expected a Tensor input, got "
+                                f"{type(input).__name__}")
+            if input.dim() not in (3, 4):
+                raise RuntimeError(f"{self._get_name()}({self.extra_repr()}): Expected 3D (unbatched) or 4D "
+                                   f"(batched) input, but got input of size: {list(input.shape)}")
+        output_padding = self._output_padding(input, output_size)
+        return self._call(_conv.conv_transpose2d, input, self.weight, self.bias, self.stride, self.padding,
+                          output_padding, self.groups, self.dilation)
+
+
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
