@@ -134,6 +134,6 @@ def test_readme_and_ci_run_the_same_tests():
     assert m, "README.md has no '## Quick start' code block"
     commands = [l for l in m.group(1).splitlines() if l.strip() and not l.lstrip().startswith("#")]
     assert len(commands) == 2, commands
-    assert "examples/demo.py" in commands[0]
+    assert "examples/mnist_cnn.py" in commands[0]
     assert "pytest" in commands[1]
     assert commands[1].strip() in ci.splitlines(), ".ci/run must run exactly README's test command"
