@@ -102,20 +102,17 @@ class Op(Node):
         if view_of is not None:
             self._view_of_vc = (view_of._vc, view_of._vc[1])
         res = Tensor._make(out, self, 0, None, view_of)
-        if self.save_output:
+        if self.save_output or self.save_inputs:
             self._save(inputs, res)
-        else:
-            save = self.save_inputs
-            if save:
-                self._saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], Tensor) else _Constant(inputs[i])
-                               for i in save]
         return res
 
     def _save(self, inputs, out):
+        """Keep the declared inputs (and the first output) as version-checked SavedTensors."""
         Tensor = _tensor_cls[0]
         saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], Tensor) else _Constant(inputs[i])
                  for i in self.save_inputs]
-        saved.append(SavedTensor(out, 0))
+        if self.save_output:
+            saved.append(SavedTensor(out, 0))
         self._saved = saved
 
     def _finish_multi(self, inputs, outs, edges, view_of):
@@ -131,11 +128,8 @@ class Op(Node):
             self._view_of_vc = (view_of._vc, view_of._vc[1])
         res = tuple(make(o, self, i, None, view_of) if o.dtype.kind == "f" else make(o, None, 0, None, view_of)
                     for i, o in enumerate(outs))
-        if self.save_output:
+        if self.save_output or self.save_inputs:
             self._save(inputs, res[0])
-        elif self.save_inputs:
-            self._saved = [SavedTensor(inputs[i]) if isinstance(inputs[i], _tensor_cls[0]) else _Constant(inputs[i])
-                           for i in self.save_inputs]
         return res
 
     def _raise_broadcast_error(self, e, inputs):

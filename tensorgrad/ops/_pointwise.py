@@ -1,16 +1,14 @@
 """Helpers shared by the pointwise op families (arithmetic, elementwise math, activations)."""
 from __future__ import annotations
 
-import builtins
 import math
 
 import numpy as np
 
-from .. import dtypes, kernels
+from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import _cast, _scalar_for_promotion, is_scalar, operands
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)

@@ -5,16 +5,11 @@ registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
 """
 from __future__ import annotations
 
-import builtins
-import math
 
-import numpy as np
 
-from .. import dtypes, kernels
+from .. import kernels
 from ..autograd.function import Op
 from ..backend import xp_of
-from ..tensor import Tensor
-from ._util import _cast, _scalar_for_promotion, is_scalar, operands
 from .arithmetic import Where, clamp_max
 from .elementwise import exp, sigmoid, tanh
 from ._pointwise import _GELU_C, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _const, _float_only, _masked, _sigmoid_arr, _type_error

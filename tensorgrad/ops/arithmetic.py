@@ -10,11 +10,10 @@ maximum/minimum split it on ties.
 from __future__ import annotations
 
 import builtins
-import math
 
 import numpy as np
 
-from .. import dtypes, kernels
+from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor

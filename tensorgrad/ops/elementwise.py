@@ -5,16 +5,10 @@ as in PyTorch. floor/ceil/round/trunc/sign give zero gradients (not None).
 """
 from __future__ import annotations
 
-import builtins
-import math
 
-import numpy as np
 
-from .. import dtypes, kernels
 from ..autograd.function import Op
 from ..backend import xp_of
-from ..tensor import Tensor
-from ._util import _cast, _scalar_for_promotion, is_scalar, operands
 from ._pointwise import _LN10, _LN2, _const, _float_input, _float_only, _need_tensor, _no_bool, _sigmoid_arr, _zeros
 
 # ---------------------------------------------------------------- unary math
