@@ -147,6 +147,23 @@ def ones_like(arr):
     return _cupy.ones_like(arr)
 
 
+_SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def where_or_zero(cond, x):
+    """`x` where `cond`, else 0, even where `x` is inf or NaN (relu's backward).
+
+    NumPy's where is branchy and 3x slower than arithmetic on a random mask, so on the CPU a
+    contiguous float array is masked bitwise instead: the mask becomes all-ones or all-zeros
+    integers (-True == -1) and is ANDed with the float's bits, giving exactly x or +0.0."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.flags.c_contiguous and cond.shape == x.shape:
+        ints = _SAME_SIZE_INT[x.dtype.itemsize]
+        bits = np.negative(cond, dtype=ints, out=np.empty(x.shape, ints))  # out=: stays an array when 0-d
+        np.bitwise_and(bits, x.view(ints), out=bits)
+        return bits.view(x.dtype)
+    return xp_of(x).where(cond, x, x.dtype.type(0))
+
+
 def xp_for(device: Device):
     return np if device.type == "cpu" else cupy()
 

@@ -141,17 +141,23 @@ def test_conv_default_init_bounds(name, args, kwargs, fan_in):
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert np.abs(w).max() > 0.9 * bound  # spread over the whole range
     assert abs(w.std() - bound / math.sqrt(3)) < 0.1 * bound
-    assert np.abs(b).max() > 0.5 * bound
+    if b.size >= 30:  # a few values may all be small by chance (6 values: 1.6% of seeds)
+        assert np.abs(b).max() > 0.5 * bound
     assert len(np.unique(b)) == b.size
 
 
 @needs_torch
 def test_conv_validation_errors_match_torch():
+    def canon(msg):  # torch prints its choices as a set, in an order that changes with the hash seed
+        return re.sub(r"[{\[]('[^}\]]*')[}\]]",
+                      lambda m: "{" + ", ".join(sorted(m.group(1).split(", "))) + "}", msg)
+
     def same_error(fn_tg, fn_torch, exc=ValueError):
         with pytest.raises(exc) as te:
             fn_torch()
-        with pytest.raises(exc, match=f"^{re.escape(str(te.value))}$"):
+        with pytest.raises(exc) as ours:
             fn_tg()
+        assert canon(str(ours.value)) == canon(str(te.value))
 
     for name in ("Conv1d", "Conv2d", "ConvTranspose2d"):
         same_error(lambda: _TG[name](3, 4, 3, groups=2), lambda: getattr(tnn, name)(3, 4, 3, groups=2))

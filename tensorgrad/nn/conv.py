@@ -39,13 +39,13 @@ class _ConvNd(Module):
             raise ValueError("in_channels must be divisible by groups")
         if out_channels % groups != 0:
             raise ValueError("out_channels must be divisible by groups")
-        valid_padding_strings = {"same", "valid"}
+        valid_padding_strings = ["same", "valid"]  # a list: the message reads the same every run
         if isinstance(padding, str):
             if padding not in valid_padding_strings:
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {valid_padding_strings}")
             if padding == "same" and any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
-        valid_padding_modes = {"zeros", "reflect", "replicate", "circular"}
+        valid_padding_modes = ["zeros", "reflect", "replicate", "circular"]
         if padding_mode not in valid_padding_modes:
             raise ValueError(f"padding_mode must be one of {valid_padding_modes}, but got "
                              f"padding_mode='{padding_mode}'")

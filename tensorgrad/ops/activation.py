@@ -5,11 +5,9 @@ registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
 """
 from __future__ import annotations
 
-
-
 from .. import kernels
 from ..autograd.function import Op
-from ..backend import xp_of
+from ..backend import where_or_zero, xp_of
 from .arithmetic import Where, clamp_max
 from .elementwise import exp, sigmoid, tanh
 from ._pointwise import _GELU_C, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _const, _float_only, _masked, _sigmoid_arr, _type_error
@@ -32,8 +30,8 @@ class MaskGrad(Op):
     save_inputs = (1,)
 
     def forward(self, grad, y):
-        # where, not a product: an inf/nan gradient stays out of the masked positions (as in PyTorch)
-        return xp_of(grad).where(y > 0, grad, grad.dtype.type(0))
+        # a select, not a product: an inf/nan gradient stays out of the masked positions (as in PyTorch)
+        return where_or_zero(y > 0, grad)
 
     def backward(self, gg):
         (y,) = self.saved_tensors
