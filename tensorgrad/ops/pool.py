@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Op
-from ..backend import xp_of
+from ..backend import where_or_zero, xp_of
 from ..tensor import Tensor
 from ._util import check_tensor
 from .conv import Geometry, Im2col, _pad, _tuple, _windows
@@ -69,7 +69,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 # ---------------------------------------------------------------- max pooling
 class MaxPool2d(Op):
-    """Max over each window; ctx_arrays keeps the flat H*W index of each window's first maximum."""
+    """Max over each window; ctx_arrays keeps each window's winning kernel offset (int16, in
+    0..kh*kw-1), from which the backward finds where the gradient goes."""
 
     def __init__(self, geom: Geometry):
         self.g = geom
@@ -77,18 +78,13 @@ class MaxPool2d(Op):
     def forward(self, x):
         g = self.g
         xp = xp_of(x)
-        n, c, h, w = x.shape
         self.in_shape = x.shape
         low = -math.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = _windows(_pad(x, g.pads, low), g)                   # (N, C, kh, kw, OH, OW), a view
         best, arg = self._argmax(xp, win, False)
         if x.dtype.kind == "f" and xp.isnan(best).any():          # rare: redo with torch's NaN rule
             best, arg = self._argmax(xp, win, True)
-        # flat H*W index: the window's top-left corner plus the winning kernel offset
-        offs = xp.asarray([(k // g.kw) * g.dh * w + (k % g.kw) * g.dw for k in range(g.kh * g.kw)], dtype=np.int64)
-        corner = ((xp.arange(g.oh, dtype=np.int64) * g.sh - g.pads[0]).reshape(-1, 1) * w
-                  + xp.arange(g.ow, dtype=np.int64) * g.sw - g.pads[2])
-        self.ctx_arrays = (offs.take(arg) + corner,)              # (N, C, OH, OW)
+        self.ctx_arrays = (arg,)
         return best
 
     def _argmax(self, xp, win, nan_rule):
@@ -112,49 +108,71 @@ class MaxPool2d(Op):
         return best, arg
 
     def backward(self, grad):
-        return MaxPoolScatter(self.saved_arrays[0], self.in_shape, self._unique())(grad)
+        return MaxPoolScatter(self.saved_arrays[0], self.g, self.in_shape)(grad)
 
-    def _unique(self) -> bool:
-        g = self.g  # windows that never overlap pick distinct positions: plain assignment, no add.at
-        return g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
+
+def _flat_index(arg, g: Geometry, w: int):
+    """Each window's argmax as a flat index into the input's H*W plane (PyTorch's indices):
+    the window's top-left corner plus the winning kernel offset."""
+    xp = xp_of(arg)
+    offs = xp.asarray([(k // g.kw) * g.dh * w + (k % g.kw) * g.dw for k in range(g.kh * g.kw)], dtype=np.int64)
+    corner = ((xp.arange(g.oh, dtype=np.int64) * g.sh - g.pads[0]).reshape(-1, 1) * w
+              + xp.arange(g.ow, dtype=np.int64) * g.sw - g.pads[2])
+    return offs.take(arg) + corner
+
+
+def _disjoint(g: Geometry) -> bool:
+    """Windows that never overlap: each input position is in at most one window."""
+    return g.sh >= g.dh * (g.kh - 1) + 1 and g.sw >= g.dw * (g.kw - 1) + 1
+
+
+def _offset_view(a, g: Geometry, k: int):
+    """The (N, C, OH, OW) strided view of padded-input-shaped `a` at kernel offset k of every window."""
+    i, j = divmod(k, g.kw)
+    return a[:, :, i * g.dh:i * g.dh + g.sh * (g.oh - 1) + 1:g.sh, j * g.dw:j * g.dw + g.sw * (g.ow - 1) + 1:g.sw]
 
 
 class MaxPoolScatter(Op):
     """Zeros of the input's shape with each window's gradient added at its argmax position."""
 
-    def __init__(self, flat, shape, unique):
-        self.ctx_arrays, self.shape, self.unique = (flat,), shape, unique
+    def __init__(self, arg, geom, shape):
+        self.ctx_arrays, self.g, self.shape = (arg,), geom, shape
 
     def forward(self, grad):
-        (flat,) = self.ctx_arrays
+        (arg,) = self.ctx_arrays
+        g, (n, c, h, w) = self.g, self.shape
         xp = xp_of(grad)
-        n, c, h, w = self.shape
+        if _disjoint(g):
+            # one masked store per kernel offset, no index arrays: windows do not overlap, so every
+            # input position receives at most one gradient
+            t, b, l, r = g.pads
+            out = xp.zeros_like(grad, shape=(n, c, h + t + b, w + l + r))
+            for k in range(g.kh * g.kw):
+                _offset_view(out, g, k)[...] = where_or_zero(arg == k, grad)
+            return out[:, :, t:t + h, l:l + w] if (t or b or l or r) else out
         out = xp.zeros_like(grad, shape=(n * c, h * w))
-        rows = xp.arange(n * c).reshape(-1, 1)
-        idx, g = flat.reshape(n * c, -1), grad.reshape(n * c, -1)
-        if self.unique:
-            out[rows, idx] = g
-        else:
-            xp.add.at(out, (rows, idx), g)
+        flat = _flat_index(arg, g, w).reshape(n * c, -1)
+        xp.add.at(out, (xp.arange(n * c).reshape(-1, 1), flat), grad.reshape(n * c, -1))
         return out.reshape(self.shape)
 
     def backward(self, grad):
-        return MaxPoolGather(self.saved_arrays[0], self.shape, self.unique)(grad)
+        return MaxPoolGather(self.saved_arrays[0], self.g, self.shape)(grad)
 
 
 class MaxPoolGather(Op):
     """The adjoint of MaxPoolScatter: each window's value read at its argmax position."""
 
-    def __init__(self, flat, shape, unique):
-        self.ctx_arrays, self.shape, self.unique = (flat,), shape, unique
+    def __init__(self, arg, geom, shape):
+        self.ctx_arrays, self.g, self.shape = (arg,), geom, shape
 
     def forward(self, x):
-        (flat,) = self.ctx_arrays
-        n, c = self.shape[:2]
+        (arg,) = self.ctx_arrays
+        n, c, h, w = self.shape
+        flat = _flat_index(arg, self.g, w)
         return xp_of(x).take_along_axis(x.reshape(n * c, -1), flat.reshape(n * c, -1), axis=1).reshape(flat.shape)
 
     def backward(self, grad):
-        return MaxPoolScatter(self.saved_arrays[0], self.shape, self.unique)(grad)
+        return MaxPoolScatter(self.saved_arrays[0], self.g, self.shape)(grad)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -163,14 +181,15 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x, unbatched, geom = _pool_geometry("max_pool2d", input, kernel_size, stride, padding, dilation, ceil_mode)
     op = MaxPool2d(geom)
     out = op(x)
-    idx = op.ctx_arrays[0]
+    if return_indices:
+        idx = _flat_index(op.ctx_arrays[0], geom, x._data.shape[3])
     if out._node is not op:
         op.ctx_arrays = None
-    elif return_indices:  # the returned indices may be changed in place: backward keeps its own copy
-        op.ctx_arrays = (idx.copy(),)
+    if not return_indices:
+        return out.squeeze(0) if unbatched else out
     if unbatched:
         out, idx = out.squeeze(0), idx[0]
-    return (out, _const(idx)) if return_indices else out
+    return out, _const(idx)
 
 
 # ---------------------------------------------------------------- average pooling
