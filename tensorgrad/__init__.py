@@ -11,12 +11,13 @@ from . import dtypes
 from .dtypes import (bool_ as bool, double, float, float16, float32, float64, half, int, int8, int16,  # noqa: A004
                      int32, int64, long, short, uint8, dtype, get_default_dtype, set_default_dtype,
                      promote_types)
-from .backend import Device as device
+from .backend import Device as device, Generator, default_generator
 from .tensor import Tensor, Size
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import (arange, as_tensor, empty, empty_like, eye, from_dlpack, from_numpy, full,
-                       full_like, linspace, manual_seed, normal, ones, ones_like, rand, rand_like,
-                       randint, randn, randn_like, randperm, tensor, zeros, zeros_like)
+from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_dlpack, from_numpy, full,
+                       full_like, get_rng_state, initial_seed, linspace, manual_seed, normal, ones, ones_like,
+                       rand, rand_like, randint, randn, randn_like, randperm, seed, set_rng_state, tensor,
+                       zeros, zeros_like)
 from .ops.arithmetic import *  # noqa: F401,F403
 from .ops.elementwise import *  # noqa: F401,F403
 from .ops.activation import *  # noqa: F401,F403

@@ -18,6 +18,31 @@ except Exception as e:  # ImportError, or a broken CUDA install raising on impor
 _cuda_reason_cache: list = []
 
 
+def _keep_freed_memory_in_the_heap() -> bool:
+    """Ask glibc's malloc to serve large arrays from its heap and keep freed memory there.
+
+    By default glibc maps every block over 32 MiB (less before its threshold adapts) straight
+    from the kernel and unmaps it on free, so each training step's large temporaries (im2col
+    columns, activations at batch 256) are page-faulted in afresh: a 42 MiB copy takes 3x as
+    long as into reused memory. Raising the mmap and trim thresholds to 1 GiB lets freed blocks
+    be reused. The cost: memory freed by a step stays with the process, as PyTorch's caching
+    allocators keep theirs. Set TENSORGRAD_MALLOC_TUNING=0 to leave malloc alone."""
+    import os
+    import sys
+    if os.environ.get("TENSORGRAD_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt  # glibc only; musl has no mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 30))
+
+
+MALLOC_TUNED = _keep_freed_memory_in_the_heap()
+
+
 def cupy():
     """The CuPy module, or a RuntimeError saying why CUDA cannot be used."""
     reason = cuda_unavailable_reason()
@@ -232,44 +257,226 @@ _NullContext = _Null()
 
 
 # ---------------------------------------------------------------- random generators
-_cpu_gen = [np.random.default_rng()]
-_cuda_gens: dict = {}
-_seed_state = {"seed": None}
+_DEFAULT_SEED = 67280421310721  # the seed of a torch.Generator() that was never seeded
+_UINT64 = (1 << 64) - 1
+_STATE_MAGIC = b"tensorgrad.Generator\x001"  # leads every CPU state; a torch state or stray bytes lack it
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the CPU generator and every CUDA device's generator."""
+def _seed_value(seed, op: str) -> int:
+    """A seed as torch takes it: an int in [-2**63, 2**64 - 1]; negatives wrap to uint64 (-1 -> 2**64 - 1)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{op}: seed must be an int, got {type(seed).__name__}")
     seed = int(seed)
+    if not -(1 << 63) <= seed <= _UINT64:
+        raise ValueError(f"{op}: seed {seed} is out of range; valid seeds are -2**63 .. 2**64 - 1")
+    return seed & _UINT64
+
+
+def _nondeterministic_seed() -> int:
+    import os
+    return int.from_bytes(os.urandom(8), "little")
+
+
+class Generator:
+    """A random number generator on one device, with torch.Generator's API.
+
+    CPU: a NumPy Generator (PCG64); CUDA: a CuPy RandomState (cuRAND) made on the generator's device.
+    Pass it as ``generator=`` to rand/randn/randint/randperm/normal, Tensor.uniform_/normal_, nn.init
+    and the data utilities: draws from it leave the global generators' streams untouched.
+    """
+
+    __slots__ = ("_device", "_seed", "_impl")
+
+    def __init__(self, device="cpu"):
+        # a bare 'cuda' gets the current index; without CUDA this raises, saying why CUDA is unusable
+        self._device = normalize_device(as_device(device))
+        self._impl = None
+        self._reseed(_DEFAULT_SEED)
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    def __repr__(self):
+        return f"Generator(device='{self._device}', initial_seed={self._seed})"
+
+    def _reseed(self, seed: int) -> None:
+        if self._device.type == "cpu":
+            self._impl = np.random.default_rng(seed)
+        else:
+            cp = cupy()
+            with cp.cuda.Device(self._device.index):  # cuRAND generators belong to the device current at creation
+                if self._impl is None:
+                    self._impl = cp.random.RandomState(seed)
+                else:
+                    self._impl.seed(seed)
+        self._seed = seed
+
+    def manual_seed(self, seed) -> "Generator":
+        """Seed the generator; returns self, so ``Generator().manual_seed(0)`` can be passed directly."""
+        self._reseed(_seed_value(seed, "Generator.manual_seed()"))
+        return self
+
+    def seed(self) -> int:
+        """Reseed from OS entropy and return the new seed."""
+        seed = _nondeterministic_seed()
+        self._reseed(seed)
+        return seed
+
+    def initial_seed(self) -> int:
+        """The seed the current stream started from."""
+        return self._seed
+
+    def _no_cuda_state(self, op: str):
+        return NotImplementedError(
+            f"Generator.{op}(): not supported for a CUDA generator ({self._device}): CuPy's cuRAND-backed "
+            f"RandomState does not expose its position in the stream. Use manual_seed() to restart a CUDA "
+            f"stream reproducibly, or a CPU generator where a state must be saved")
+
+    def get_state(self):
+        """The generator's state as a 1-D uint8 CPU Tensor (tensorgrad's own encoding, not torch's)."""
+        if self._device.type != "cpu":
+            raise self._no_cuda_state("get_state")
+        import json
+        import zlib
+        from .tensor import Tensor
+        body = json.dumps({"seed": self._seed, "bit_generator": self._impl.bit_generator.state},
+                          sort_keys=True, separators=(",", ":")).encode()
+        data = _STATE_MAGIC + zlib.crc32(body).to_bytes(4, "little") + body
+        return Tensor._make(np.frombuffer(data, dtype=np.uint8).copy(), None, 0, None)
+
+    def set_state(self, new_state) -> "Generator":
+        """Restore a state from get_state() (of this or another CPU Generator); returns self."""
+        if self._device.type != "cpu":
+            raise self._no_cuda_state("set_state")
+        from .tensor import Tensor
+        if not isinstance(new_state, Tensor) or new_state._data.dtype != np.uint8 or new_state.dim() != 1:
+            got = (f"a {new_state.dtype} Tensor of shape {list(new_state.shape)}" if isinstance(new_state, Tensor)
+                   else type(new_state).__name__)
+            raise TypeError(f"Generator.set_state(): expected a 1-D uint8 Tensor returned by "
+                            f"Generator.get_state() or tensorgrad.get_rng_state(), got {got}")
+        self._seed, self._impl = _decode_state(to_device(new_state._data, CPU).tobytes())
+        return self
+
+    def clone_state(self) -> "Generator":
+        """A new generator on the same device, at the same point of the same stream."""
+        g = Generator(self._device)
+        return g.set_state(self.get_state())
+
+
+def _decode_state(data: bytes):
+    """(seed, NumPy Generator at the saved state) from get_state()'s bytes, or a RuntimeError saying why not."""
+    import json
+    import zlib
+
+    def bad(why):
+        return RuntimeError(f"Generator.set_state(): invalid generator state ({why}); pass a tensor "
+                            f"returned by a tensorgrad CPU Generator's get_state() or tensorgrad.get_rng_state() "
+                            f"(states of torch or other libraries are not interchangeable)")
+
+    head = len(_STATE_MAGIC) + 4
+    if len(data) < head or not data.startswith(_STATE_MAGIC):
+        raise bad(f"{len(data)} bytes without tensorgrad's header")
+    crc, body = int.from_bytes(data[len(_STATE_MAGIC):head], "little"), data[head:]
+    if zlib.crc32(body) != crc:
+        raise bad("checksum mismatch: the bytes were modified or truncated")
+    try:
+        payload = json.loads(body)
+        seed, state = payload["seed"], payload["bit_generator"]
+        if (state["bit_generator"] != "PCG64" or not isinstance(seed, int) or isinstance(seed, bool)
+                or not 0 <= seed <= _UINT64):
+            raise ValueError(f"bit generator {state['bit_generator']!r}, seed {seed!r}")
+        rng = np.random.Generator(np.random.PCG64())
+        rng.bit_generator.state = state  # NumPy validates the fields
+    except (ValueError, TypeError, KeyError) as e:
+        raise bad(f"unreadable payload: {e}") from None
+    return seed, rng
+
+
+default_generator = Generator("cpu")
+default_generator.seed()  # the global stream starts unpredictable, as torch's does; initial_seed() tells it
+_cuda_defaults: dict = {}  # device index -> that device's default Generator, made on first use
+_seed_state = {"seed": None}  # the last manual_seed(), from which CUDA defaults made later are seeded
+
+
+def manual_seed(seed) -> Generator:
+    """Seed the CPU generator and every CUDA device's generator (device i gets seed + i)."""
+    seed = _seed_value(int(seed), "manual_seed()")
     _seed_state["seed"] = seed
-    _cpu_gen[0] = np.random.default_rng(seed)
-    _cuda_gens.clear()  # recreated lazily from the stored seed
+    default_generator._reseed(seed)
+    for i, g in _cuda_defaults.items():  # reseed in place: references to them stay valid
+        g._reseed((seed + i) & _UINT64)
+    return default_generator
 
 
-def manual_seed_cuda(seed: int, index: int | None = None) -> None:
+def seed() -> int:
+    """Seed every device's default generator from OS entropy; return the seed."""
+    s = _nondeterministic_seed()
+    manual_seed(s)
+    return s
+
+
+def manual_seed_cuda(seed, index: int | None = None) -> None:
     cp = cupy()
+    seed = _seed_value(int(seed), "cuda.manual_seed()")
     idxs = range(cp.cuda.runtime.getDeviceCount()) if index is None else [index]
     for i in idxs:
-        with cp.cuda.Device(i):
-            _cuda_gens[i] = cp.random.RandomState(int(seed) + i)
+        default_generator_for(_cuda_device(i))._reseed((seed + i) & _UINT64)
 
 
-def generator_for(device: Device):
-    """NumPy Generator on the CPU, a CuPy RandomState on a CUDA device."""
+def default_generator_for(device: Device) -> Generator:
+    """The global Generator of a (normalized) device."""
     if device.type == "cpu":
-        return _cpu_gen[0]
-    g = _cuda_gens.get(device.index)
+        return default_generator
+    g = _cuda_defaults.get(device.index)
     if g is None:
-        cp = cupy()
-        with cp.cuda.Device(device.index):
-            seed = _seed_state["seed"]
-            g = _cuda_gens[device.index] = (cp.random.RandomState(seed + device.index)
-                                            if seed is not None else cp.random.RandomState())
+        g = Generator(_cuda_device(device.index))
+        s = _seed_state["seed"]
+        g._reseed(_nondeterministic_seed() if s is None else (s + device.index) & _UINT64)
+        _cuda_defaults[device.index] = g
     return g
 
 
-def random_uniform(device: Device, shape, np_dtype):
+def generator_for(device: Device):
+    """The raw default generator: NumPy Generator on the CPU, a CuPy RandomState on a CUDA device."""
+    return default_generator_for(device)._impl
+
+
+def _engine(device: Device, generator, op: str):
+    """The NumPy/CuPy generator to draw from: `generator`'s if given (checked), else the device default."""
+    if generator is None:
+        return default_generator_for(device)._impl
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{op}: generator must be a tensorgrad.Generator or None, got "
+                        f"{type(generator).__module__}.{type(generator).__qualname__}")
+    if generator._device != device:
+        # CUDA too compares the index: a cuRAND generator only draws on the device it was made on
+        raise RuntimeError(f"{op}: generator is on {generator._device} but the tensor is requested on {device}; "
+                           f"pass a generator created with Generator(device='{device}')")
+    return generator._impl
+
+
+def host_rng(generator, op: str):
+    """The NumPy Generator behind a CPU Generator (None: the global one) for index draws on the host.
+
+    A raw numpy.random.Generator is passed through (the data utilities took one before tg.Generator).
+    """
+    if generator is None:
+        return default_generator._impl
+    if isinstance(generator, np.random.Generator):
+        return generator
+    if isinstance(generator, Generator) and generator._device.type == "cpu":
+        return generator._impl
+    got = (f"a Generator on {generator._device}" if isinstance(generator, Generator)
+           else f"{type(generator).__module__}.{type(generator).__qualname__}")
+    raise TypeError(f"{op}: generator must be a CPU tensorgrad.Generator (Generator() or "
+                    f"Generator(device='cpu')), a numpy.random.Generator, or None for the global generator; "
+                    f"got {got}")
+
+
+def random_uniform(device: Device, shape, np_dtype, generator=None, op: str = "rand()"):
     """Uniform [0, 1) samples in a floating dtype."""
-    g = generator_for(device)
+    g = _engine(device, generator, op)
     half = np_dtype == np.float16
     if device.type == "cpu":
         u = g.random(shape, dtype=np.float32 if half else np_dtype)
@@ -283,21 +490,21 @@ def random_uniform(device: Device, shape, np_dtype):
     return u
 
 
-def random_normal(device: Device, shape, np_dtype):
+def random_normal(device: Device, shape, np_dtype, generator=None, op: str = "randn()"):
     """Standard normal samples in a floating dtype."""
-    g = generator_for(device)
+    g = _engine(device, generator, op)
     wide = np.float32 if np_dtype == np.float16 else np_dtype  # neither generator draws float16
     return g.standard_normal(shape, dtype=wide).astype(np_dtype, copy=False)
 
 
-def random_integers(device: Device, low: int, high: int, shape, np_dtype):
+def random_integers(device: Device, low: int, high: int, shape, np_dtype, generator=None, op: str = "randint()"):
     """Integers uniform in [low, high)."""
-    g = generator_for(device)
+    g = _engine(device, generator, op)
     if device.type == "cpu":
         return g.integers(low, high, size=shape, dtype=np.int64).astype(np_dtype, copy=False)
     return g.randint(low, high, size=shape, dtype=np.int64).astype(np_dtype, copy=False)
 
 
-def random_permutation(device: Device, n: int):
-    g = generator_for(device)
+def random_permutation(device: Device, n: int, generator=None, op: str = "randperm()"):
+    g = _engine(device, generator, op)
     return g.permutation(n).astype(np.int64, copy=False)

@@ -273,39 +273,62 @@ def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
 
 
 # ---------------------------------------------------------------- random
+# (tensorgrad.Generator and tensorgrad.default_generator live in backend, with the NumPy/CuPy generators)
 def manual_seed(seed):
-    """Seed the CPU generator and every CUDA device's generator."""
-    backend.manual_seed(seed)
+    """Seed the CPU generator and every CUDA device's generator; returns tensorgrad.default_generator."""
+    return backend.manual_seed(seed)
 
 
-def _random(op, size, dtype, device, requires_grad, sample):
+def seed():
+    """Seed every device's default generator from OS entropy; returns the 64-bit seed."""
+    return backend.seed()
+
+
+def initial_seed():
+    """The seed of the default CPU generator (tensorgrad.default_generator)."""
+    return backend.default_generator.initial_seed()
+
+
+def get_rng_state():
+    """The default CPU generator's state as a uint8 Tensor (for set_rng_state)."""
+    return backend.default_generator.get_state()
+
+
+def set_rng_state(new_state):
+    """Restore the default CPU generator's state from get_rng_state()."""
+    backend.default_generator.set_state(new_state)
+
+
+def _random(op, size, dtype, device, requires_grad, sample, generator=None):
     shape = _shape(size, op)
     dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     if not dt.is_floating_point:
         raise RuntimeError(f"{op}(): expected a floating-point dtype, got {dt}")
     dev = _device(device)
     with backend.device_context(dev):
-        arr = sample(dev, shape, dt.np)
+        arr = sample(dev, shape, dt.np, generator, op=f"{op}()")
     return _leaf(arr, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    return _random("rand", size, dtype, device, requires_grad, backend.random_uniform)
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("rand", size, dtype, device, requires_grad, backend.random_uniform, generator)
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False, generator=None):
-    return _random("randn", size, dtype, device, requires_grad, backend.random_normal)
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("randn", size, dtype, device, requires_grad, backend.random_normal, generator)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
-    return _like(rand, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("rand_like", (input.shape,), input.dtype if dtype is None else dtype,
+                   input.device if device is None else device, requires_grad, backend.random_uniform, generator)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
-    return _like(randn, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    return _random("randn_like", (input.shape,), input.dtype if dtype is None else dtype,
+                   input.device if device is None else device, requires_grad, backend.random_normal, generator)
 
 
-def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     if size is None:  # randint(high, size)
         low, high, size = 0, low, high
     if high is None or size is None:
@@ -315,18 +338,18 @@ def randint(low, high=None, size=None, *, dtype=None, device=None, requires_grad
     shape = _shape(tuple(size), "randint")
     dev = _device(device)
     with backend.device_context(dev):
-        arr = backend.random_integers(dev, int(low), int(high), shape, _np_dtype(dtype, dtypes.int64))
+        arr = backend.random_integers(dev, int(low), int(high), shape, _np_dtype(dtype, dtypes.int64), generator)
     return _leaf(arr, requires_grad)
 
 
-def randperm(n, *, dtype=None, device=None, generator=None):
+def randperm(n, *, generator=None, dtype=None, device=None):
     dev = _device(device)
     with backend.device_context(dev):
-        arr = backend.random_permutation(dev, int(n)).astype(_np_dtype(dtype, dtypes.int64), copy=False)
+        arr = backend.random_permutation(dev, int(n), generator).astype(_np_dtype(dtype, dtypes.int64), copy=False)
     return _leaf(arr)
 
 
-def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_grad=False, generator=None):
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
     """normal(mean, std, size) with numbers, or elementwise with tensor mean and/or std."""
     if isinstance(mean, Tensor) or isinstance(std, Tensor):
         like = mean if isinstance(mean, Tensor) else std
@@ -334,11 +357,40 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
         if isinstance(mean, Tensor) and isinstance(std, Tensor):
             from .ops.arithmetic import add
             shape = add(mean.detach() * 0, std.detach() * 0).shape
-        z = randn(shape, dtype=like.dtype, device=like.device)
+        z = _random("normal", (shape,), like.dtype, like.device, False, backend.random_normal, generator)
         out = z * std + mean
         return out.detach()
     if size is None:
         raise TypeError("normal(): with number mean and std, size is required")
-    z = randn(size, dtype=dtype, device=device)
+    z = _random("normal", (size,), dtype, device, False, backend.random_normal, generator)
     out = _leaf((z * std + mean)._data, requires_grad)
     return out
+
+
+def bernoulli(input, *, generator=None):
+    """0/1 draws with probabilities `input` (a floating tensor in [0, 1]); same shape, dtype and device."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"bernoulli(): argument 'input' must be Tensor, not {type(input).__name__}")
+    return _leaf(_bernoulli_mask("bernoulli()", input.shape, input, input.dtype, input.device, generator))
+
+
+def _bernoulli_mask(op, shape, p, dtype, device, generator):
+    """An array of 0/1 in `dtype`, each 1 with probability p (a number or a Tensor broadcasting to shape)."""
+    if isinstance(p, Tensor):
+        if not p.dtype.is_floating_point:
+            raise RuntimeError(f"{op}: expected a floating-point probability tensor, got {p.dtype}")
+        if p.device != device:
+            raise RuntimeError(f"{op}: probabilities are on {p.device} but the tensor is on {device}")
+        prob = p._data
+        xp = backend.xp_of(prob)
+        ok = bool(xp.all((prob >= 0) & (prob <= 1)))  # also false for NaN
+    else:
+        prob = float(p)
+        ok = 0.0 <= prob <= 1.0
+    if not ok:
+        raise RuntimeError(f"{op}: probabilities must be in [0, 1]")
+    wide = prob.dtype if isinstance(prob, np.ndarray) or backend.is_array(prob) else np.float64
+    dev = _device(device)
+    with backend.device_context(dev):
+        u = backend.random_uniform(dev, tuple(shape), wide, generator, op=op)
+        return (u < prob).astype(dtypes.as_dtype(dtype).np)

@@ -517,13 +517,25 @@ class Tensor:
     def abs_(self):
         return self._inplace(_ew.abs)
 
-    def uniform_(self, a=0.0, b=1.0):
-        from .creation import rand
-        return self._inplace(lambda t: rand(t.shape, dtype=t.dtype, device=t.device) * (b - a) + a)
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        from .creation import _random
+        return self._inplace(lambda t: _random("uniform_", (t.shape,), t.dtype, t.device, False,
+                                               backend.random_uniform, generator) * (b - a) + a)
 
-    def normal_(self, mean=0.0, std=1.0):
-        from .creation import randn
-        return self._inplace(lambda t: randn(t.shape, dtype=t.dtype, device=t.device) * std + mean)
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        from .creation import _random
+        return self._inplace(lambda t: _random("normal_", (t.shape,), t.dtype, t.device, False,
+                                               backend.random_normal, generator) * std + mean)
+
+    def bernoulli(self, *, generator=None):
+        from .creation import bernoulli
+        return bernoulli(self, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 0/1 draws, each 1 with probability p (a number or a floating tensor); any dtype."""
+        from .creation import _bernoulli_mask
+        mask = _bernoulli_mask("bernoulli_()", self.shape, p, self.dtype, self.device, generator)
+        return self._inplace(lambda t: Tensor._make(mask, None, 0, None))
 
     def __setitem__(self, index, value):
         if grad_mode._state.enabled and (self._requires_grad or self._node is not None or (

@@ -70,14 +70,14 @@ def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
     """Fill with U(a, b)."""
     _check("uniform_", tensor)
     with no_grad():
-        return tensor.uniform_(a, b)
+        return tensor.uniform_(a, b, generator=generator)
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
     """Fill with N(mean, std^2)."""
     _check("normal_", tensor)
     with no_grad():
-        return tensor.normal_(mean, std)
+        return tensor.normal_(mean, std, generator=generator)
 
 
 def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0, generator=None):
@@ -96,7 +96,8 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
     parts, have = [], 0
     while have < n:
         k = int((n - have) / mass * 1.1) + 16
-        z = randn(k, dtype=tensor.dtype if tensor.dtype.itemsize >= 4 else "float32", device=tensor.device)._data
+        z = randn(k, dtype=tensor.dtype if tensor.dtype.itemsize >= 4 else "float32", device=tensor.device,
+                  generator=generator)._data
         z = z[(z >= lo) & (z <= hi)]
         parts.append(z)
         have += int(z.shape[0])
@@ -159,14 +160,14 @@ def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     a = math.sqrt(3.0) * std
-    return uniform_(tensor, -a, a)
+    return uniform_(tensor, -a, a, generator)
 
 
 def xavier_normal_(tensor, gain: float = 1.0, generator=None):
     """Glorot normal: N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
@@ -180,7 +181,7 @@ def kaiming_uniform_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: s
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: str = "leaky_relu",
@@ -193,7 +194,7 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
     fan = _calculate_correct_fan(tensor, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)
 
 
 def orthogonal_(tensor, gain: float = 1, generator=None):
@@ -207,7 +208,7 @@ def orthogonal_(tensor, gain: float = 1, generator=None):
     rows = tensor.size(0)
     cols = tensor.numel() // rows
     wide = "float64" if tensor.dtype.itemsize >= 8 else "float32"
-    flat = randn(rows, cols, dtype=wide, device=tensor.device)._data
+    flat = randn(rows, cols, dtype=wide, device=tensor.device, generator=generator)._data
     if rows < cols:
         flat = flat.T
     xp = backend.xp_of(flat)

@@ -41,7 +41,9 @@ class SequentialSampler(Sampler):
 class RandomSampler(Sampler):
     """A fresh permutation each epoch (or `num_samples` draws with replacement).
 
-    `generator`: a numpy.random.Generator; None uses tensorgrad's CPU generator (tg.manual_seed).
+    `generator`: a CPU tensorgrad.Generator (e.g. ``tg.Generator().manual_seed(0)``; a
+    numpy.random.Generator is accepted too); None uses tensorgrad's global CPU generator (tg.manual_seed).
+    Each epoch draws the next permutation from it, as torch does.
     """
 
     def __init__(self, data_source, replacement=False, num_samples=None, generator=None):
@@ -49,6 +51,7 @@ class RandomSampler(Sampler):
         self.replacement = replacement
         self._num_samples = num_samples
         self.generator = generator
+        _rng(generator, "RandomSampler")  # reject a wrong generator now, not at the first epoch
         if not isinstance(replacement, bool):
             raise TypeError(f"replacement should be a boolean value, but got replacement={replacement}")
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
@@ -60,7 +63,7 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def _indices(self):
-        n, g = len(self.data_source), _rng(self.generator)
+        n, g = len(self.data_source), _rng(self.generator, "RandomSampler")
         if self.replacement:
             return g.integers(0, n, size=self.num_samples, dtype=np.int64)
         reps = -(-self.num_samples // n)
@@ -157,7 +160,8 @@ def default_collate(batch):
 class DataLoader:
     """Iterates a dataset in batches. Workers are not spawned: loading runs in the calling process
     (num_workers is accepted for compatibility). pin_memory is a no-op (noted by a warning when CUDA
-    is not usable)."""
+    is not usable). `generator` (a CPU tensorgrad.Generator, or a numpy.random.Generator) drives the
+    shuffle order when shuffle=True; None uses the global generator (tg.manual_seed)."""
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
                  num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, generator=None):

@@ -9,13 +9,11 @@ from ... import backend
 from ...tensor import Tensor
 
 
-def _rng(generator):
-    """A NumPy Generator: the one passed, or tensorgrad's CPU generator (seeded by tg.manual_seed)."""
-    if generator is None:
-        return backend.generator_for(backend.Device("cpu"))
-    if isinstance(generator, np.random.Generator):
-        return generator
-    raise TypeError(f"generator must be a numpy.random.Generator or None, got {type(generator).__name__}")
+def _rng(generator, op="generator"):
+    """The NumPy Generator to draw indices from, for `generator`: a CPU tensorgrad.Generator, a raw
+    numpy.random.Generator (accepted as before tg.Generator existed), or None for tensorgrad's global
+    CPU generator (seeded by tg.manual_seed). Anything else, a CUDA Generator included, is a TypeError."""
+    return backend.host_rng(generator, op)
 
 
 class Dataset:
@@ -97,7 +95,11 @@ class Subset(Dataset):
 
 
 def random_split(dataset, lengths, generator=None):
-    """Split into non-overlapping Subsets of the given lengths, or fractions summing to 1 (as torch)."""
+    """Split into non-overlapping Subsets of the given lengths, or fractions summing to 1 (as torch).
+
+    `generator`: a CPU tensorgrad.Generator (or a numpy.random.Generator); None uses the global one.
+    """
+    g = _rng(generator, "random_split()")  # a wrong generator fails before any work
     n = len(dataset)
     lengths = list(lengths)
     if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
@@ -114,7 +116,7 @@ def random_split(dataset, lengths, generator=None):
     if sum(lengths) != n:
         raise ValueError(f"Sum of input lengths ({sum(lengths)}) does not equal the length of the input "
                          f"dataset ({n})!")
-    perm = _rng(generator).permutation(n).tolist()
+    perm = g.permutation(n).tolist()
     out, offset = [], 0
     for length in lengths:
         out.append(Subset(dataset, perm[offset:offset + int(length)]))

