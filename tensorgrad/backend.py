@@ -213,8 +213,11 @@ def normalize_device(device: Device) -> Device:
     return _cuda_device(_check_cuda_index(device))
 
 
-def to_device(arr, device: Device, copy: bool = False):
-    """Copy `arr` to `device` (the one explicit transfer path); no copy when already there."""
+def to_device(arr, device: Device, copy: bool = False, non_blocking: bool = False):
+    """Copy `arr` to `device` (the one explicit transfer path); no copy when already there.
+
+    non_blocking: a pinned host array is copied to the GPU asynchronously on the current stream
+    (later work on that stream sees the data); any other copy is synchronous, as in PyTorch."""
     if device.type == "cpu":
         if arr.__class__ is np.ndarray:
             return arr.copy() if copy else arr
@@ -224,7 +227,51 @@ def to_device(arr, device: Device, copy: bool = False):
     if arr.__class__ is not np.ndarray and arr.device.id == idx and not copy:
         return arr
     with cp.cuda.Device(idx):
+        if non_blocking and arr.__class__ is np.ndarray and is_pinned(arr):
+            return _copy_async(cp, arr)
         return cp.array(arr, copy=True)
+
+
+_inflight: list = []  # (event, pinned host array) of asynchronous uploads not yet known to be done
+
+
+def _copy_async(cp, host):
+    out = cp.empty(host.shape, host.dtype)
+    stream = cp.cuda.get_current_stream()
+    out.set(host, stream=stream)
+    # the pinned buffer must outlive the copy: keep it until the copy's event has fired
+    event = stream.record()
+    _inflight[:] = [(e, h) for e, h in _inflight if not e.done]
+    _inflight.append((event, host))
+    return out
+
+
+def pin_memory(arr):
+    """A copy of host array `arr` in page-locked (pinned) memory, which the GPU reads directly,
+    so that uploads from it can run asynchronously. Needs a usable CUDA device."""
+    reason = cuda_unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"pin_memory(): pinned memory needs a usable CUDA device: {reason}")
+    if arr.__class__ is not np.ndarray:
+        raise RuntimeError(f"pin_memory(): only CPU tensors can be pinned, got one on {device_of(arr)}")
+    if arr.nbytes == 0:
+        return np.empty(arr.shape, arr.dtype)
+    mem = cupy().cuda.alloc_pinned_memory(arr.nbytes)
+    out = np.frombuffer(mem, arr.dtype, arr.size).reshape(arr.shape)  # holds `mem` alive as its base
+    out[...] = arr
+    return out
+
+
+def is_pinned(arr) -> bool:
+    """Whether host array `arr` lives in page-locked memory registered with CUDA."""
+    if arr.__class__ is not np.ndarray or arr.nbytes == 0 or cuda_unavailable_reason() is not None:
+        return False
+    cp = cupy()
+    try:
+        attrs = cp.cuda.runtime.pointerGetAttributes(arr.ctypes.data)
+    except cp.cuda.runtime.CUDARuntimeError:
+        return False
+    return attrs.type == 1  # cudaMemoryTypeHost
 
 
 def asarray_on(data, device: Device, np_dtype=None):

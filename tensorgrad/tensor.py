@@ -270,8 +270,16 @@ class Tensor:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``; differentiable."""
         from .ops.convert import parse_to_args, to
-        device, dtype, copy = parse_to_args(self, args, kwargs)
-        return to(self, device, dtype, copy)
+        device, dtype, copy, non_blocking = parse_to_args(self, args, kwargs)
+        return to(self, device, dtype, copy, non_blocking)
+
+    def pin_memory(self):
+        """A copy in page-locked host memory (this tensor if already pinned); needs CUDA."""
+        from .ops.convert import pin_memory
+        return pin_memory(self)
+
+    def is_pinned(self) -> bool:
+        return backend.is_pinned(self._data)
 
     def cpu(self):
         return self.to("cpu")

@@ -197,14 +197,47 @@ def test_subset_of_slow_dataset():
     assert out[0][0].tolist() == [9, 2] and out[1][1].tolist() == [5.0]
 
 
-def test_pin_memory_no_op_on_cpu():
+@pytest.mark.skipif(tg.cuda.is_available(), reason="checks the behaviour without CUDA")
+def test_pin_memory_without_cuda_warns_and_loads_unpinned():
     ds = TensorDataset(tg.arange(4))
-    if tg.cuda.is_available():
+    with pytest.warns(UserWarning, match="pin_memory=True but CUDA is not usable"):
         loader = DataLoader(ds, batch_size=2, pin_memory=True)
-    else:
-        with pytest.warns(UserWarning, match="pin_memory"):
-            loader = DataLoader(ds, batch_size=2, pin_memory=True)
-    assert [b[0].tolist() for b in loader] == [[0, 1], [2, 3]]
+    batches = list(loader)
+    assert [b[0].tolist() for b in batches] == [[0, 1], [2, 3]]
+    assert not batches[0][0].is_pinned()
+    with pytest.raises(RuntimeError, match=r"pin_memory\(\): pinned memory needs a usable CUDA device"):
+        tg.ones(3).pin_memory()
+
+
+@pytest.mark.skipif(not tg.cuda.is_available(), reason="needs a CUDA GPU")
+def test_pin_memory_with_cuda_pins_every_tensor_of_the_batch():
+    class Pairs(Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return {"x": tg.full((3,), float(i)), "y": i}
+    loader = DataLoader(Pairs(), batch_size=4, pin_memory=True)
+    first = next(iter(loader))
+    assert first["x"].is_pinned() and first["y"].is_pinned()
+    assert first["x"][:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    up = first["x"].to("cuda", non_blocking=True)
+    assert up.device.type == "cuda" and up.cpu().tolist() == first["x"].tolist()
+    assert first["x"].pin_memory() is first["x"]  # already pinned
+    a = tg.ones(3, requires_grad=True)
+    p = a.pin_memory()
+    assert p.is_pinned() and not a.is_pinned()
+    (p * 2).sum().backward()
+    assert a.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_to_takes_non_blocking_and_copy_positionally_as_torch():
+    t = tg.arange(3.0)
+    assert t.to(tg.float32, False, False) is t
+    c = t.to(tg.float32, False, True)  # (dtype, non_blocking, copy)
+    assert c is not t and c.tolist() == t.tolist()
+    tt = torch.arange(3.0)
+    assert (tt.to(torch.float32, False, True) is tt) is (c is t)
 
 
 # ---------------------------------------------------------------- transforms

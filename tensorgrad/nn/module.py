@@ -346,7 +346,7 @@ class Module:
         A dtype changes only floating-point parameters and buffers (integer buffers keep theirs).
         """
         from ..ops.convert import parse_to_args
-        device, dtype, _ = parse_to_args(None, args, dict(kwargs))
+        device, dtype, _, _ = parse_to_args(None, args, dict(kwargs))
         if dtype is not None:
             dt = dtypes.as_dtype(dtype)
             if not dt.is_floating_point:

@@ -20,16 +20,33 @@ class Cast(Op):
 class ToDevice(Op):
     """An explicit copy to another device; its gradient is copied back."""
 
-    def __init__(self, device, copy=False):
+    def __init__(self, device, copy=False, non_blocking=False):
         self.device = device
         self.copy = copy
+        self.non_blocking = non_blocking
 
     def forward(self, x):
         self.source = backend.device_of(x)
-        return backend.to_device(x, self.device, copy=self.copy)
+        return backend.to_device(x, self.device, copy=self.copy, non_blocking=self.non_blocking)
 
     def backward(self, grad):
         return grad.to(self.source)
+
+
+class PinMemory(Op):
+    """A copy of a CPU tensor in pinned memory; the gradient passes through unchanged."""
+
+    def forward(self, x):
+        return backend.pin_memory(x)
+
+    def backward(self, grad):
+        return grad
+
+
+def pin_memory(x: Tensor) -> Tensor:
+    if backend.is_pinned(x._data):
+        return x
+    return PinMemory()(x)
 
 
 def cast(x: Tensor, np_dtype) -> Tensor:
@@ -41,10 +58,11 @@ def parse_to_args(t: Tensor, args, kwargs):
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     copy = bool(kwargs.pop("copy", False))
-    kwargs.pop("non_blocking", None)
+    non_blocking = bool(kwargs.pop("non_blocking", False))
     kwargs.pop("memory_format", None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+    flags = []
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
@@ -53,16 +71,19 @@ def parse_to_args(t: Tensor, args, kwargs):
         elif isinstance(a, (str, backend.Device, int)) and not isinstance(a, bool):
             device = a
         elif isinstance(a, bool):
-            pass  # non_blocking / copy given positionally
+            flags.append(a)  # to(device, dtype, non_blocking, copy) given positionally
         else:
             try:
                 dtype = dtypes.as_dtype(a)
             except TypeError:
                 raise TypeError(f"to(): expected a device, a dtype or a Tensor, got {a!r}") from None
-    return device, dtype, copy
+    if flags:
+        non_blocking = flags[0]
+        copy = flags[1] if len(flags) > 1 else copy
+    return device, dtype, copy, non_blocking
 
 
-def to(x: Tensor, device=None, dtype=None, copy=False) -> Tensor:
+def to(x: Tensor, device=None, dtype=None, copy=False, non_blocking=False) -> Tensor:
     if device is not None:
         device = backend.normalize_device(backend.as_device(device))
         if device == x.device:
@@ -73,9 +94,9 @@ def to(x: Tensor, device=None, dtype=None, copy=False) -> Tensor:
     if device is None and np_dtype is None:
         return Cast(x._data.dtype)(x) if copy else x
     if device is not None and np_dtype is not None and np_dtype.itemsize > x._data.dtype.itemsize:
-        return cast(ToDevice(device)(x), np_dtype)  # widen after the copy: fewer bytes moved
+        return cast(ToDevice(device, non_blocking=non_blocking)(x), np_dtype)  # widen after: fewer bytes moved
     if np_dtype is not None:
         x = cast(x, np_dtype)
     if device is not None:
-        x = ToDevice(device)(x)
+        x = ToDevice(device, non_blocking=non_blocking)(x)
     return x

@@ -159,8 +159,9 @@ def default_collate(batch):
 # ---------------------------------------------------------------- loader
 class DataLoader:
     """Iterates a dataset in batches. Workers are not spawned: loading runs in the calling process
-    (num_workers is accepted for compatibility). pin_memory is a no-op (noted by a warning when CUDA
-    is not usable). `generator` (a CPU tensorgrad.Generator, or a numpy.random.Generator) drives the
+    (num_workers is accepted for compatibility). pin_memory=True copies every tensor of each batch
+    into page-locked memory, so that `.to('cuda', non_blocking=True)` uploads asynchronously; without
+    a usable CUDA device it warns and loads into ordinary memory, as PyTorch does. `generator` (a CPU tensorgrad.Generator, or a numpy.random.Generator) drives the
     shuffle order when shuffle=True; None uses the global generator (tg.manual_seed)."""
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
@@ -186,9 +187,11 @@ class DataLoader:
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else _convert)
         self.pin_memory = bool(pin_memory)
-        if self.pin_memory and backend.cuda_unavailable_reason() is not None:
-            warnings.warn("pin_memory=True but CUDA is not usable; pinned memory is a no-op here",
+        reason = backend.cuda_unavailable_reason() if self.pin_memory else None
+        if reason is not None:  # as PyTorch: warn, and load into ordinary memory
+            warnings.warn(f"pin_memory=True but CUDA is not usable ({reason}); batches are not pinned",
                           stacklevel=2)
+        self._pin = self.pin_memory and reason is None
 
     def _fetch(self, indices):
         ds = self.dataset
@@ -201,17 +204,35 @@ class DataLoader:
         return self.collate_fn([ds[i] for i in idx])
 
     def __iter__(self):
+        pin = _pin if self._pin else _same
         if not self._auto_collation:
             for i in self.sampler:
-                yield self.collate_fn(self.dataset[i])
+                yield pin(self.collate_fn(self.dataset[i]))
             return
         bs = self.batch_sampler
         batches = bs._batches() if isinstance(bs, BatchSampler) else iter(bs)
         for b in batches:
-            yield self._fetch(b)
+            yield pin(self._fetch(b))
 
     def __len__(self):
         return len(self.batch_sampler) if self._auto_collation else len(self.sampler)
+
+
+def _same(batch):
+    return batch
+
+
+def _pin(batch):
+    """The batch with every CPU tensor in it copied to pinned memory (for non_blocking uploads)."""
+    if isinstance(batch, Tensor):
+        return batch.pin_memory() if batch.device.type == "cpu" else batch
+    if isinstance(batch, collections.abc.Mapping):
+        return {k: _pin(v) for k, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_pin(b) for b in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_pin(b) for b in batch)
+    return batch
 
 
 def _convert(data):
