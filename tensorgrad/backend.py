@@ -172,6 +172,12 @@ def ones_like(arr):
     return _cupy.ones_like(arr)
 
 
+def column_budget(arr) -> int:
+    """Bytes of im2col columns a convolution materialises at a time for `arr`'s device: on the
+    CPU a chunk of the batch whose columns stay in cache; on a GPU the whole batch at once."""
+    return (16 << 20) if arr.__class__ is np.ndarray else (1 << 30)
+
+
 _SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 

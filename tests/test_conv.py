@@ -106,3 +106,15 @@ def test_conv2d_errors_name_the_shapes():
         conv.conv2d(tg.zeros(1, 3, 8, 8), tg.zeros(16, 3, 3, 3, dtype=tg.float64))
     with pytest.raises(RuntimeError, match="divisible by groups"):
         conv.conv2d(tg.zeros(1, 4, 8, 8), tg.zeros(3, 2, 3, 3), groups=2)
+
+
+@pytest.mark.parametrize("budget", [1, 3000])  # one image per chunk; a few images per chunk, uneven tail
+def test_conv_chunked_over_the_batch_matches_torch(device, monkeypatch, budget):
+    """Convolutions run over the batch in cache-sized chunks: the chunk boundaries must not show."""
+    monkeypatch.setattr(conv, "column_budget", lambda arr: budget)
+    kw = dict(stride=(1, 2), padding=1, groups=2)
+    arrays = [rand(5, 4, 6, 7), rand(6, 2, 3, 3), rand(6)]
+    check_torch(lambda m, x, w, b: F(m).conv2d(x, w, b, **kw), arrays, device, **TOL[np.float32])
+    check_torch(lambda m, x, w, b: F(m).conv_transpose2d(x, w, b, stride=2, groups=2),
+                [rand(5, 4, 3, 3), rand(4, 3, 2, 2), rand(6)], device, **TOL[np.float32])
+    check_grad(lambda x, w, b: conv.conv2d(x, w, b, **kw), [rand(3, 4, 4, 5), rand(6, 2, 3, 3), rand(6)], device)

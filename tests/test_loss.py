@@ -281,6 +281,18 @@ def test_target_out_of_bounds_errors():
             fn(x, _t([-1, 0]))
 
 
+def test_loss_modules_name_themselves_and_the_shapes_in_errors():
+    import tensorgrad.nn as nn
+    with pytest.raises(IndexError, match=r"^CrossEntropyLoss\(\): cross_entropy\(\): Target 10 is out of bounds.*"
+                                         r"input shape \[2, 10\], target shape \[2\]$"):
+        nn.CrossEntropyLoss()(_t(rand(2, 10)), _t([1, 10]))
+    with pytest.raises(IndexError, match=r"^NLLLoss\(\): nll_loss\(\): Target 3 is out of bounds.*"
+                                         r"input shape \[2, 3, 4\], target shape \[2, 4\]$"):
+        nn.NLLLoss()(_t(rand(2, 3, 4)), _t([[0, 1, 2, 3], [0, 0, 0, 0]]))
+    with pytest.raises(ValueError, match=r"^BCELoss\(\): .*target size"):
+        nn.BCELoss()(_t(rand(2, 3) * 0 + 0.5), _t(rand(3, 3) * 0 + 0.5))
+
+
 def test_shape_and_dtype_errors():
     x = _t(rand(3, 4))
     with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)"):

@@ -16,6 +16,13 @@ class _Loss(Module):
         F._check_reduction(type(self).__name__, reduction)
         self.reduction = reduction
 
+    def _call(self, fn, *args, **kwargs):
+        """fn(*args, **kwargs), with the loss module's name in front of any error message."""
+        try:
+            return fn(*args, **kwargs)
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            raise type(e)(f"{self._get_name()}({self.extra_repr()}): {e}") from None
+
 
 class _WeightedLoss(_Loss):
     def __init__(self, weight=None, size_average=None, reduce=None, reduction: str = "mean") -> None:
@@ -31,7 +38,7 @@ class CrossEntropyLoss(_WeightedLoss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+        return self._call(F.cross_entropy, input, target, weight=self.weight, ignore_index=self.ignore_index,
                                reduction=self.reduction, label_smoothing=self.label_smoothing)
 
 
@@ -42,18 +49,18 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index,
+        return self._call(F.nll_loss, input, target, weight=self.weight, ignore_index=self.ignore_index,
                           reduction=self.reduction)
 
 
 class MSELoss(_Loss):
     def forward(self, input, target):
-        return F.mse_loss(input, target, reduction=self.reduction)
+        return self._call(F.mse_loss, input, target, reduction=self.reduction)
 
 
 class L1Loss(_Loss):
     def forward(self, input, target):
-        return F.l1_loss(input, target, reduction=self.reduction)
+        return self._call(F.l1_loss, input, target, reduction=self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -62,7 +69,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input, target):
-        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+        return self._call(F.smooth_l1_loss, input, target, reduction=self.reduction, beta=self.beta)
 
 
 class HuberLoss(_Loss):
@@ -71,12 +78,12 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input, target):
-        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+        return self._call(F.huber_loss, input, target, reduction=self.reduction, delta=self.delta)
 
 
 class BCELoss(_WeightedLoss):
     def forward(self, input, target):
-        return F.binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+        return self._call(F.binary_cross_entropy, input, target, weight=self.weight, reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(_Loss):
@@ -87,7 +94,7 @@ class BCEWithLogitsLoss(_Loss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+        return self._call(F.binary_cross_entropy_with_logits, input, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
 
 

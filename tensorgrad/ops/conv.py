@@ -1,18 +1,24 @@
 """Convolutions (torch.nn.functional forms): conv2d, conv1d, conv_transpose2d.
 
-A convolution is im2col, then one product: ``Im2col`` pads the input and copies
-its windows out of a strided view into columns of shape (groups, C/g*kh*kw,
-N*OH*OW); the weight, reshaped to (groups, O/g, C/g*kh*kw), multiplies them in one
-GEMM per group. ``Im2col`` and ``Col2im`` (which adds the windows back, one
-strided slice per kernel offset) are linear and each other's adjoint, so each
-is the other's backward; the product and the bias are ordinary tensor ops. The
-whole backward is therefore built from ops, and second derivatives work.
-conv_transpose2d is the same pieces the other way round: product, then col2im.
+A convolution is im2col, then one product: the windows of the (padded) input are copied out
+into columns of shape (groups, C/g*kh*kw, N*OH*OW) and the weight, reshaped to (groups, O/g,
+C/g*kh*kw), multiplies them in one GEMM per group. Col2im, the adjoint, adds columns back
+onto the image, one strided slice per kernel offset.
+
+Three ops make up conv2d and its derivatives, as in PyTorch's convolution_backward, and each
+one's backward is built from the three, so derivatives of every order work:
+  Convolution(x, w[, b])   y = conv(x, w) + b
+  ConvInputGrad(gy, w)     gx = conv's adjoint in x, applied to gy (also conv_transpose2d)
+  ConvWeightGrad(x, gy)    gw = conv's adjoint in w
+They run over the batch in chunks whose columns fit in a few MiB: the columns are written and
+read back while still in cache, and never kept (a full batch's columns are 8x the input), so
+backward recomputes them from the saved input instead. Im2col and Col2im are also ops of their
+own (each the other's backward) for avg_pool2d.
 """
 from __future__ import annotations
 
 from ..autograd.function import Op
-from ..backend import xp_of
+from ..backend import column_budget, xp_of
 from ._util import check_tensor
 
 
@@ -48,23 +54,143 @@ def _pad(x, pads, value=0.0):
     return xp_of(x).pad(x, ((0, 0), (0, 0), (t, b), (l, r)), constant_values=value)
 
 
-class Im2col(Op):
+def _im2col(x, g: Geometry, pad_value=0.0):
     """x (N, C, H, W) -> columns (groups, C/groups*kh*kw, N*OH*OW): the padded windows, copied out.
-
     Batch and positions share the last axis, so the product with the weight is one GEMM per group
     (NumPy's matmul leaves BLAS when an operand is broadcast over a batch axis: 10x slower)."""
+    n, c = x.shape[:2]
+    xp = xp_of(x)
+    xc = _pad(xp.ascontiguousarray(x.transpose(1, 0, 2, 3)), g.pads, pad_value)  # (C, N, Hp, Wp)
+    win = _windows(xc, g).transpose(0, 2, 3, 1, 4, 5)             # (C, kh, kw, N, OH, OW): a view
+    return xp.ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
+
+
+def _col2im(cols, g: Geometry, shape):
+    """The adjoint of _im2col: columns back to `shape` (N, C, H, W), overlapping windows summed."""
+    n, c, h, w = shape
+    t, b, l, r = g.pads
+    xp = xp_of(cols)
+    cols = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
+    out = xp.zeros_like(cols, shape=(c, n, h + t + b, w + l + r))  # channel-major, like the columns
+    hspan, wspan = g.sh * (g.oh - 1) + 1, g.sw * (g.ow - 1) + 1
+    for i in range(g.kh):  # O(kernel size) strided adds, each over every window at once
+        for j in range(g.kw):
+            out[:, :, i * g.dh:i * g.dh + hspan:g.sh, j * g.dw:j * g.dw + wspan:g.sw] += cols[:, i, j]
+    return out.transpose(1, 0, 2, 3)[:, :, t:t + h, l:l + w]
+
+
+def _chunks(n: int, per_image_bytes: int, arr):
+    """Batch slices whose columns stay within the device's column budget (at least one image)."""
+    step = max(1, column_budget(arr) // max(1, per_image_bytes))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _grad_columns(gy, groups: int):
+    """gy (m, O, OH, OW) -> (groups, O/groups, m*OH*OW): the layout the products need."""
+    m, o = gy.shape[:2]
+    xp = xp_of(gy)
+    return xp.ascontiguousarray(gy.reshape(m, o, -1).transpose(1, 0, 2)).reshape(groups, o // groups, -1)
+
+
+class Convolution(Op):
+    """y = conv2d(x, w) (+ b): chunked im2col and GEMM, the bias added during the copy to NCHW."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, geom: Geometry):
+        self.g = geom
+
+    def forward(self, x, w, b=None):
+        g = self.g
+        n, o = x.shape[0], w.shape[0]
+        xp = xp_of(x)
+        y = xp.empty((n, o, g.oh, g.ow), dtype=x.dtype)
+        wm = w.reshape(g.groups, o // g.groups, -1)                   # (G, O/G, C/G*kh*kw)
+        per_image = w[0].size * g.groups * g.oh * g.ow * x.itemsize
+        for sl in _chunks(n, per_image, x):
+            m = sl.stop - sl.start
+            out = xp.matmul(wm, _im2col(x[sl], g)).reshape(o, m, -1).transpose(1, 0, 2)  # (m, O, L) view
+            dst = y[sl].reshape(m, o, -1)
+            if b is None:
+                dst[...] = out
+            else:
+                xp.add(out, b.reshape(o, 1), out=dst)
+        return y
+
+    def backward(self, grad):
+        x, w = self.saved_tensors
+        need = self.needs_input_grad
+        gx = ConvInputGrad(self.g, tuple(x.shape))(grad, w) if need[0] else None
+        gw = ConvWeightGrad(self.g, tuple(w.shape))(x, grad) if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (grad.sum((0, 2, 3)) if need[2] else None)
+
+
+class ConvInputGrad(Op):
+    """gx = the adjoint of conv2d in its input, applied to gy (m, O, OH, OW) with weight w:
+    per chunk, columns w^T gy, then col2im onto `in_shape`. Also conv_transpose2d's forward."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, geom: Geometry, in_shape):
+        self.g, self.in_shape = geom, in_shape
+
+    def forward(self, gy, w):
+        g = self.g
+        n, c, h, wd = self.in_shape
+        xp = xp_of(gy)
+        gx = xp.empty(self.in_shape, dtype=gy.dtype)
+        wt = w.reshape(g.groups, w.shape[0] // g.groups, -1).transpose(0, 2, 1)  # (G, C/G*kh*kw, O/G)
+        per_image = w[0].size * g.groups * g.oh * g.ow * gy.itemsize
+        for sl in _chunks(n, per_image, gy):
+            cols = xp.matmul(wt, _grad_columns(gy[sl], g.groups))
+            gx[sl] = _col2im(cols, g, (sl.stop - sl.start, c, h, wd))
+        return gx
+
+    def backward(self, ggx):
+        gy, w = self.saved_tensors
+        need = self.needs_input_grad
+        dgy = Convolution(self.g)(ggx, w) if need[0] else None
+        dw = ConvWeightGrad(self.g, tuple(w.shape))(ggx, gy) if need[1] else None
+        return dgy, dw
+
+
+class ConvWeightGrad(Op):
+    """gw = the adjoint of conv2d in its weight: sum over chunks of gy-columns times x's columns."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, geom: Geometry, w_shape):
+        self.g, self.w_shape = geom, w_shape
+
+    def forward(self, x, gy):
+        g = self.g
+        xp = xp_of(x)
+        o = self.w_shape[0]
+        acc = xp.zeros((g.groups, o // g.groups, self.w_shape[1] * g.kh * g.kw), dtype=x.dtype)
+        per_image = acc[0, 0].size * g.groups * g.oh * g.ow * x.itemsize
+        for sl in _chunks(x.shape[0], per_image, x):
+            acc += xp.matmul(_grad_columns(gy[sl], g.groups), _im2col(x[sl], g).transpose(0, 2, 1))
+        return acc.reshape(self.w_shape)
+
+    def backward(self, ggw):
+        x, gy = self.saved_tensors
+        need = self.needs_input_grad
+        dx = ConvInputGrad(self.g, tuple(x.shape))(gy, ggw) if need[0] else None
+        dgy = Convolution(self.g)(x, ggw) if need[1] else None
+        return dx, dgy
+
+
+class Im2col(Op):
+    """x (N, C, H, W) -> columns (groups, C/groups*kh*kw, N*OH*OW), for avg_pool2d."""
 
     def __init__(self, geom: Geometry, pad_value=0.0):
         self.g, self.pad_value = geom, pad_value
 
     def forward(self, x):
-        g = self.g
         self.in_shape = x.shape
-        n, c = x.shape[:2]
-        xp = xp_of(x)
-        xc = _pad(xp.ascontiguousarray(x.transpose(1, 0, 2, 3)), g.pads, self.pad_value)  # (C, N, Hp, Wp)
-        win = _windows(xc, g).transpose(0, 2, 3, 1, 4, 5)         # (C, kh, kw, N, OH, OW): a view
-        return xp.ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
+        return _im2col(x, self.g, self.pad_value)
 
     def backward(self, grad):
         return Col2im(self.g, self.in_shape)(grad)
@@ -77,17 +203,7 @@ class Col2im(Op):
         self.g, self.shape = geom, shape
 
     def forward(self, cols):
-        g = self.g
-        n, c, h, w = self.shape
-        t, b, l, r = g.pads
-        xp = xp_of(cols)
-        cols = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
-        out = xp.zeros_like(cols, shape=(c, n, h + t + b, w + l + r))  # channel-major, like the columns
-        hspan, wspan = g.sh * (g.oh - 1) + 1, g.sw * (g.ow - 1) + 1
-        for i in range(g.kh):  # O(kernel size) strided adds, each over every window at once
-            for j in range(g.kw):
-                out[:, :, i * g.dh:i * g.dh + hspan:g.sh, j * g.dw:j * g.dw + wspan:g.sw] += cols[:, i, j]
-        return xp.ascontiguousarray(out.transpose(1, 0, 2, 3)[:, :, t:t + h, l:l + w])
+        return xp_of(cols).ascontiguousarray(_col2im(cols, self.g, self.shape))
 
     def backward(self, grad):
         return Im2col(self.g)(grad)
@@ -181,12 +297,7 @@ def _conv2d(op, input, weight, bias, stride, padding, dilation, groups, shown=No
     oh = _out_size(h, kh, stride[0], dilation[0], pads[0] + pads[1])
     ow = _out_size(wd, kw, stride[1], dilation[1], pads[2] + pads[3])
     geom = Geometry((kh, kw), stride, dilation, pads, groups, (oh, ow))
-    cols = Im2col(geom)(input)                                   # (G, Cg*kh*kw, N*OH*OW)
-    wm = weight.reshape(groups, o // groups, cg * kh * kw)       # (G, Og, K)
-    out = (wm @ cols).reshape(o, n, oh * ow).permute(1, 0, 2).reshape(n, o, oh, ow)  # (O, N, L) -> NCHW
-    if bias is not None:
-        out = out + bias.reshape(1, o, 1, 1)
-    return out
+    return Convolution(geom)(input, weight) if bias is None else Convolution(geom)(input, weight, bias)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -249,11 +360,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                            f"{_shape(weight)}, stride {list(stride)}, padding {list(pad)})")
     # the conv2d this transposes maps (hout, wout) padded by pad (+ output_padding on the far side) to (h, w)
     geom = Geometry((kh, kw), stride, dilation, (pad[0], pad[0], pad[1], pad[1]), groups, (h, wd))
-    cg = ci // groups
-    wm = weight.reshape(groups, cg, og * kh * kw)                # (G, Cin_g, Og*K)
-    xm = x.reshape(n, ci, h * wd).permute(1, 0, 2).reshape(groups, cg, n * h * wd)  # (G, Cin_g, N*H*W)
-    cols = wm.mT @ xm                                            # (G, Og*kh*kw, N*H*W)
-    out = Col2im(geom, (n, o, hout, wout))(cols)  # onto hout x wout: output_padding rows get no window
+    # weight (in, out/groups, kh, kw) is that conv2d's weight; output_padding rows get no window
+    out = ConvInputGrad(geom, (n, o, hout, wout))(x, weight)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
     return out.squeeze(0) if unbatched else out

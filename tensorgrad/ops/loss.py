@@ -253,8 +253,9 @@ def _check_index_target(op, x, t, cd, n_cls, ignore_index):
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
     if bool(bad.any()):
         v = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} "
-                         f"(or ignore_index={ignore_index}).")
+        raise IndexError(f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} "
+                         f"(or ignore_index={ignore_index}); input shape {list(x.shape)}, target shape "
+                         f"{list(t.shape)}")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
