@@ -116,3 +116,87 @@ def test_max_pool2d_double_backward_vs_torch(device):
     (hp,) = torch.autograd.grad((gp * torch.tensor(x)).sum(), [p])
     np.testing.assert_allclose(to_np(gt), gp.detach().numpy())
     np.testing.assert_allclose(to_np(ht), hp.numpy())
+
+
+# exact tiling (stride == kernel, no padding/dilation): the pairwise-max forward and repeat-and-mask backward
+TILE_CASES = [
+    ((2, 3, 8, 8), 2), ((2, 2, 9, 7), 2),            # odd H/W: the last row/column is in no window
+    ((1, 2, 9, 12), (3, 4)), ((2, 1, 6, 5), (1, 2)), ((2, 2, 4, 6), (2, 1)), ((3, 5, 5), 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs,k", TILE_CASES)
+def test_max_pool2d_tiling_vs_torch(device, dtype, xs, k):
+    x = rand(*xs, dtype=dtype)
+    check_torch(lambda m, x: F(m).max_pool2d(x, k), [x], device, **TOL[dtype])
+    out, idx = pool.max_pool2d(tg.tensor(x, device=device), k, return_indices=True)
+    ref, ref_idx = torch.nn.functional.max_pool2d(torch.tensor(x), k, return_indices=True)
+    np.testing.assert_array_equal(to_np(idx), ref_idx.numpy())
+    np.testing.assert_array_equal(to_np(out), ref.numpy())
+
+
+@pytest.mark.parametrize("k", [2, (2, 3)])
+def test_max_pool2d_tiling_ties_after_relu_go_to_the_first(device, k):
+    """relu'd inputs: many windows all zeros (or with repeated maxima): the first position in
+    row-major order gets the whole gradient, exactly as torch."""
+    x = np.maximum(rand(2, 3, 12, 12, dtype=np.float32), 0)
+    x[0, 0, :4, :6] = 0.0
+    x[0, 1, 0:2, 0:3] = [[0.5, 1.0, 1.0], [1.0, 0.25, 1.0]]  # ties across columns and rows
+    x[1, 2, 2:4, 3:6] = [[0.0, 0.5, 0.25], [0.5, 0.5, 0.0]]
+    check_torch(lambda m, x: F(m).max_pool2d(x, k), [x], device, rtol=0, atol=0)
+    gy = tg.tensor(rand(*pool.max_pool2d(tg.tensor(x), k).shape, dtype=np.float32), device=device)
+    t = tg.tensor(x, device=device, requires_grad=True)
+    pool.max_pool2d(t, k).backward(gy)
+    p = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(p, k).backward(torch.tensor(to_np(gy)))
+    np.testing.assert_array_equal(to_np(t.grad), p.grad.numpy())  # bit-exact, zeros included
+
+
+def test_max_pool2d_tiling_nan_and_inf_like_torch(device):
+    x = rand(2, 2, 6, 6, dtype=np.float32)
+    x[0, 0, 0, 1] = x[0, 0, 1, 1] = np.nan        # two NaNs in one window
+    x[0, 1, 2, 2] = np.nan
+    x[1, 0, 4:, 4:] = np.inf
+    x[1, 1, :2, :2] = -np.inf
+    out, idx = pool.max_pool2d(tg.tensor(x, device=device), 2, return_indices=True)
+    ref, ref_idx = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(to_np(out), ref.numpy())
+    np.testing.assert_array_equal(to_np(idx), ref_idx.numpy())
+    # inf / NaN gradients are routed bit-exactly, never multiplied by a 0/1 mask
+    gy = np.full(tuple(ref.shape), np.inf, dtype=np.float32)
+    gy[0, 0, 0, 0] = np.nan
+    check_torch(lambda m, x: F(m).max_pool2d(x, 2), [x], device)
+    t = tg.tensor(x, device=device, requires_grad=True)
+    pool.max_pool2d(t, 2).backward(tg.tensor(gy, device=device))
+    p = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(p, 2).backward(torch.tensor(gy))
+    np.testing.assert_array_equal(to_np(t.grad), p.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.uint8])
+def test_max_pool2d_tiling_ints(device, dtype):
+    x = rand(2, 3, 7, 8, dtype=dtype, low=0, high=3)  # small range: many ties
+    out, idx = pool.max_pool2d(tg.tensor(x, device=device), 2, return_indices=True)
+    ref, ref_idx = torch.nn.functional.max_pool2d(torch.tensor(x.astype(np.float64)), 2, return_indices=True)
+    np.testing.assert_array_equal(to_np(out), ref.numpy().astype(dtype))
+    np.testing.assert_array_equal(to_np(idx), ref_idx.numpy())
+
+
+def test_max_pool2d_tiling_gradcheck(device):
+    x = np.random.default_rng(1).permutation(2 * 2 * 7 * 9).reshape(2, 2, 7, 9) * 0.05  # distinct values
+    check_grad(lambda x: pool.max_pool2d(x, 2), [x], device)
+    check_grad(lambda x: pool.max_pool2d(x, (3, 2)), [x], device)
+
+
+def test_max_pool2d_tiling_double_backward_vs_torch(device):
+    x = rand(2, 2, 6, 7)
+    x[0, 0, :2, :2] = 0.0  # a tied window
+    t = tg.tensor(x, device=device, requires_grad=True)
+    p = torch.tensor(x, requires_grad=True)
+    (gt,) = tg.autograd.grad((pool.max_pool2d(t, 2) ** 2).sum(), [t], create_graph=True)
+    (gp,) = torch.autograd.grad((torch.nn.functional.max_pool2d(p, 2) ** 2).sum(), [p], create_graph=True)
+    (ht,) = tg.autograd.grad((gt * tg.tensor(x, device=device)).sum(), [t])
+    (hp,) = torch.autograd.grad((gp * torch.tensor(x)).sum(), [p])
+    np.testing.assert_allclose(to_np(gt), gp.detach().numpy())
+    np.testing.assert_allclose(to_np(ht), hp.numpy())

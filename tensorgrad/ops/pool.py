@@ -69,8 +69,8 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
 
 # ---------------------------------------------------------------- max pooling
 class MaxPool2d(Op):
-    """Max over each window; ctx_arrays keeps each window's winning kernel offset (int16, in
-    0..kh*kw-1), from which the backward finds where the gradient goes."""
+    """Max over each window; ctx_arrays keeps each window's winning kernel offset (in 0..kh*kw-1,
+    uint8 for kernels up to 256 elements), from which the backward finds where the gradient goes."""
 
     def __init__(self, geom: Geometry):
         self.g = geom
@@ -79,11 +79,15 @@ class MaxPool2d(Op):
         g = self.g
         xp = xp_of(x)
         self.in_shape = x.shape
-        low = -math.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-        win = _windows(_pad(x, g.pads, low), g)                   # (N, C, kh, kw, OH, OW), a view
-        best, arg = self._argmax(xp, win, False)
+        if _tiles(g):
+            best, arg = _tiled_argmax(xp, x, g)
+            win = None
+        else:
+            low = -math.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+            win = _windows(_pad(x, g.pads, low), g)               # (N, C, kh, kw, OH, OW), a view
+            best, arg = self._argmax(xp, win, False)
         if x.dtype.kind == "f" and xp.isnan(best).any():          # rare: redo with torch's NaN rule
-            best, arg = self._argmax(xp, win, True)
+            best, arg = self._argmax(xp, _windows(x, g) if win is None else win, True)
         self.ctx_arrays = (arg,)
         return best
 
@@ -92,7 +96,7 @@ class MaxPool2d(Op):
         changes only on a strictly greater value, so ties keep the first max, as in torch; with
         `nan_rule`, a NaN always wins (torch: `val > max || isnan(val)`)."""
         g = self.g
-        kdt = np.int16 if g.kh * g.kw < 2 ** 15 else np.int64
+        kdt = _offset_dtype(g)
         best = win[:, :, 0, 0].copy()
         arg = xp.zeros(best.shape, dtype=kdt)
         take = xp.empty(best.shape, dtype=bool)
@@ -102,13 +106,74 @@ class MaxPool2d(Op):
             if nan_rule:
                 take |= v != v
             xp.maximum(best, v, out=best)                        # NaN propagates into the value
-            step = kdt(k) - arg                                   # arg = k where take: integer math, no masks
-            step *= take
+            step = kdt(k) - arg                                   # arg = k where take: integer math (wraps
+            step *= take                                          # modulo 2**bits, exact), no masks
             arg += step
         return best, arg
 
     def backward(self, grad):
         return MaxPoolScatter(self.saved_arrays[0], self.g, self.in_shape)(grad)
+
+
+def _offset_dtype(g: Geometry):
+    k = g.kh * g.kw
+    return np.uint8 if k <= 256 else np.int16 if k < 2 ** 15 else np.int64
+
+
+def _tiles(g: Geometry) -> bool:
+    """Windows that tile the (top-left part of the) input exactly: stride == kernel, no dilation,
+    no padding (ceil_mode's extra row/column counts as padding)."""
+    return (g.sh, g.sw) == (g.kh, g.kw) and (g.dh, g.dw) == (1, 1) and not any(g.pads) and g.kh * g.kw <= 256
+
+
+def _tile_view(a, g: Geometry):
+    """(N, C, OH, kh, OW, kw) view of the part of NCHW `a` that tiling windows cover."""
+    n, c = a.shape[:2]
+    return a[:, :, :g.oh * g.kh, :g.ow * g.kw].reshape(n, c, g.oh, g.kh, g.ow, g.kw)
+
+
+def _tiled_argmax(xp, x, g: Geometry):
+    """Max and first-max offset of tiling windows. The max is pairwise, along W (for a contiguous
+    input the two operands are single stride-2 runs over the whole array) then along H: kh + kw - 2
+    passes instead of kh*kw - 1 running-argmax steps. The offset of the first max is then the
+    number of leading offsets whose value differs from it: a cumulative AND of `v_k != best`
+    summed in uint8 (for a non-NaN max, `==` finds exactly the values equal to it; a NaN max is
+    redone by the caller with torch's NaN rule)."""
+    t = _tile_view(x, g)
+    rows = t[..., 0]                                              # (N, C, OH, kh, OW): max of each window row
+    for j in range(1, g.kw):
+        rows = xp.maximum(rows, t[..., j], out=None if j == 1 else rows)
+    best = rows[:, :, :, 0]
+    for i in range(1, g.kh):
+        best = xp.maximum(best, rows[:, :, :, i], out=None if i == 1 else best)
+    if g.kh * g.kw == 1:
+        return best.copy(), xp.zeros(best.shape, dtype=np.uint8)
+    best = xp.ascontiguousarray(best)
+    run = xp.not_equal(t[:, :, :, 0, :, 0], best)                 # no max at offsets 0..k yet
+    arg = run.view(np.uint8).copy()
+    ne = xp.empty(best.shape, dtype=bool)
+    for k in range(1, g.kh * g.kw - 1):                           # the last offset is implied
+        xp.not_equal(t[:, :, :, k // g.kw, :, k % g.kw], best, out=ne)
+        run &= ne
+        arg += run.view(np.uint8)
+    return best, arg
+
+
+def _repeat_tiles(a, g: Geometry):
+    """(N, C, OH, OW) -> (N, C, OH*kh, OW*kw): each window's value at every position of its tile.
+    For kw == 2 the column repeat is one widening multiply (bits * (1 + 2**bits) puts two copies
+    side by side), much cheaper than NumPy's element-wise repeat; the row repeat copies whole rows."""
+    xp = xp_of(a)
+    n, c = a.shape[:2]
+    wide = {1: np.uint16, 2: np.uint32, 4: np.uint64}.get(a.dtype.itemsize)
+    if g.kw == 2 and wide is not None and xp is np:
+        u = np.dtype(f"u{a.dtype.itemsize}")
+        cols = np.ascontiguousarray(a).view(u).astype(wide)
+        cols *= wide(1 + (1 << (8 * a.dtype.itemsize)))
+        cols = cols.view(a.dtype).reshape(n, c, g.oh, 2 * g.ow)
+    else:
+        cols = a.repeat(g.kw, axis=3)
+    return cols.repeat(g.kh, axis=2) if g.kh > 1 else cols
 
 
 def _flat_index(arg, g: Geometry, w: int):
@@ -142,6 +207,19 @@ class MaxPoolScatter(Op):
         (arg,) = self.ctx_arrays
         g, (n, c, h, w) = self.g, self.shape
         xp = xp_of(grad)
+        if _tiles(g):
+            # every input position is in at most one window and the output's tiles are the input's
+            # layout: the gradient repeated over each tile, kept where the tile's offset is the
+            # window's argmax; whole-array passes, no zeros init, no strided stores
+            offs = xp.arange(g.kh * g.kw, dtype=arg.dtype).reshape(g.kh, g.kw)
+            pattern = xp.tile(offs, (g.oh, g.ow))                 # (OH*kh, OW*kw): each position's offset
+            keep = xp.negative(_repeat_tiles(arg, g) == pattern, dtype=np.int8)  # -1 (all ones) or 0
+            out = _repeat_tiles(grad, g)                          # fresh and contiguous: masked in place
+            bits = out.view(f"i{out.dtype.itemsize}")
+            xp.bitwise_and(bits, keep, out=bits)                  # int8 sign-extends: exactly grad or +0.0
+            if out.shape[2:] != (h, w):                           # rows/columns no window reaches: zero
+                out = xp.pad(out, ((0, 0), (0, 0), (0, h - out.shape[2]), (0, w - out.shape[3])))
+            return out
         if _disjoint(g):
             # one masked store per kernel offset, no index arrays: windows do not overlap, so every
             # input position receives at most one gradient
