@@ -59,24 +59,34 @@ def _im2col(x, g: Geometry, pad_value=0.0):
     Batch and positions share the last axis, so the product with the weight is one GEMM per group
     (NumPy's matmul leaves BLAS when an operand is broadcast over a batch axis: 10x slower)."""
     n, c = x.shape[:2]
-    xp = xp_of(x)
-    xc = _pad(xp.ascontiguousarray(x.transpose(1, 0, 2, 3)), g.pads, pad_value)  # (C, N, Hp, Wp)
-    win = _windows(xc, g).transpose(0, 2, 3, 1, 4, 5)             # (C, kh, kw, N, OH, OW): a view
-    return xp.ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
+    win = _windows(_pad(x, g.pads, pad_value), g).transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, OH, OW) view
+    return xp_of(x).ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
 
 
-def _col2im(cols, g: Geometry, shape):
-    """The adjoint of _im2col: columns back to `shape` (N, C, H, W), overlapping windows summed."""
+def _col2im(cols, g: Geometry, shape, out=None):
+    """The adjoint of _im2col: columns back to `shape` (N, C, H, W), overlapping windows summed.
+    `out`, if given, is a C-contiguous array of `shape` that receives the result."""
     n, c, h, w = shape
     t, b, l, r = g.pads
     xp = xp_of(cols)
     cols = cols.reshape(c, g.kh, g.kw, n, g.oh, g.ow)
-    out = xp.zeros_like(cols, shape=(c, n, h + t + b, w + l + r))  # channel-major, like the columns
+    padded = bool(t or b or l or r)
+    if out is None or padded:
+        acc = xp.zeros_like(cols, shape=(n, c, h + t + b, w + l + r))
+    else:
+        acc = out
+        acc[...] = 0
     hspan, wspan = g.sh * (g.oh - 1) + 1, g.sw * (g.ow - 1) + 1
+    view = acc.transpose(1, 0, 2, 3)                              # (C, N, Hp, Wp), like the columns
     for i in range(g.kh):  # O(kernel size) strided adds, each over every window at once
         for j in range(g.kw):
-            out[:, :, i * g.dh:i * g.dh + hspan:g.sh, j * g.dw:j * g.dw + wspan:g.sw] += cols[:, i, j]
-    return out.transpose(1, 0, 2, 3)[:, :, t:t + h, l:l + w]
+            view[:, :, i * g.dh:i * g.dh + hspan:g.sh, j * g.dw:j * g.dw + wspan:g.sw] += cols[:, i, j]
+    if padded:
+        acc = acc[:, :, t:t + h, l:l + w]
+        if out is not None:
+            out[...] = acc
+            return out
+    return acc
 
 
 def _chunks(n: int, per_image_bytes: int, arr):
@@ -145,7 +155,7 @@ class ConvInputGrad(Op):
         per_image = w[0].size * g.groups * g.oh * g.ow * gy.itemsize
         for sl in _chunks(n, per_image, gy):
             cols = xp.matmul(wt, _grad_columns(gy[sl], g.groups))
-            gx[sl] = _col2im(cols, g, (sl.stop - sl.start, c, h, wd))
+            _col2im(cols, g, (sl.stop - sl.start, c, h, wd), out=gx[sl])
         return gx
 
     def backward(self, ggx):
@@ -168,11 +178,12 @@ class ConvWeightGrad(Op):
         g = self.g
         xp = xp_of(x)
         o = self.w_shape[0]
-        acc = xp.zeros((g.groups, o // g.groups, self.w_shape[1] * g.kh * g.kw), dtype=x.dtype)
-        per_image = acc[0, 0].size * g.groups * g.oh * g.ow * x.itemsize
+        # accumulated transposed, (G, C/G*kh*kw, O/G): BLAS runs this orientation 20% faster here
+        acc = xp.zeros((g.groups, self.w_shape[1] * g.kh * g.kw, o // g.groups), dtype=x.dtype)
+        per_image = acc[0, :, 0].size * g.groups * g.oh * g.ow * x.itemsize
         for sl in _chunks(x.shape[0], per_image, x):
-            acc += xp.matmul(_grad_columns(gy[sl], g.groups), _im2col(x[sl], g).transpose(0, 2, 1))
-        return acc.reshape(self.w_shape)
+            acc += xp.matmul(_im2col(x[sl], g), _grad_columns(gy[sl], g.groups).transpose(0, 2, 1))
+        return xp.ascontiguousarray(acc.transpose(0, 2, 1)).reshape(self.w_shape)
 
     def backward(self, ggw):
         x, gy = self.saved_tensors
@@ -203,7 +214,7 @@ class Col2im(Op):
         self.g, self.shape = geom, shape
 
     def forward(self, cols):
-        return xp_of(cols).ascontiguousarray(_col2im(cols, self.g, self.shape))
+        return xp_of(cols).ascontiguousarray(_col2im(cols, self.g, self.shape))  # a crop when padded
 
     def backward(self, grad):
         return Im2col(self.g)(grad)
