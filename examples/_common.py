@@ -36,17 +36,24 @@ def mnist_loaders(root: str, batch_size: int, test_batch_size: int = 1000, limit
             DataLoader(test, batch_size=test_batch_size))
 
 
-def train_epoch(model, loader, optimizer, device, epoch: int) -> float:
-    """One epoch of NLL training on log-probabilities; returns samples per second."""
+def train_epoch(model, loader, optimizer, device, epoch: int, batch_scheduler=None,
+                label_smoothing: float = 0.0) -> float:
+    """One epoch of NLL training on log-probabilities; returns samples per second.
+    `batch_scheduler` (e.g. OneCycleLR) is stepped after every optimizer step. With
+    `label_smoothing`, the loss is cross_entropy with smoothed targets (log_softmax of
+    log-probabilities is the identity, so the model's log-softmax output can be passed as is)."""
     model.train()
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch") if tqdm else loader
     seen, t0 = 0, time.perf_counter()
     for i, (x, y) in enumerate(bar):
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
-        loss = F.nll_loss(model(x), y)
+        out = model(x)
+        loss = F.cross_entropy(out, y, label_smoothing=label_smoothing) if label_smoothing else F.nll_loss(out, y)
         loss.backward()
         optimizer.step()
+        if batch_scheduler is not None:
+            batch_scheduler.step()
         seen += len(y)
         if tqdm and i % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.4f}", samples_s=f"{seen / (time.perf_counter() - t0):.0f}")

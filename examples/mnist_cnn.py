@@ -2,10 +2,15 @@
 
 conv(1->32, 3x3) -> ReLU -> conv(32->64, 3x3) -> ReLU -> max-pool 2 -> dropout 0.25 -> flatten
 -> linear(9216->128) -> ReLU -> dropout 0.5 -> linear(128->10) -> log-softmax.
-Defaults (Adadelta lr 1.0, StepLR gamma 0.7, batch 64) are those of PyTorch's own MNIST example.
 
-    python3 examples/mnist_cnn.py [--epochs 3] [--batch-size 64] [--optimizer adadelta|adam|sgd]
-                                  [--lr 1.0] [--seed 1] [--device auto|cpu|cuda] [--checkpoint PATH]
+Defaults: Adam with a one-cycle learning rate (peak 3e-3, annealed to ~0 over the run), label
+smoothing 0.1, batch 64, 3 epochs: 99.1% test accuracy. PyTorch's own MNIST example (Adadelta
+lr 1.0, StepLR gamma 0.7, no smoothing: `--optimizer adadelta --schedule step --label-smoothing 0`)
+reaches only 98.9% after 3 epochs, in PyTorch and in tensorgrad alike; it needs more epochs.
+
+    python3 examples/mnist_cnn.py [--epochs 3] [--batch-size 64] [--optimizer adam|adadelta|sgd]
+                                  [--lr LR] [--schedule onecycle|step] [--label-smoothing 0.1] [--seed 1]
+                                  [--device auto|cpu|cuda] [--checkpoint PATH]
 """
 from __future__ import annotations
 
@@ -54,8 +59,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", default="adadelta")
-    p.add_argument("--lr", type=float, default=None, help="default: 1.0 (adadelta), 1e-3 (adam), 0.01 (sgd)")
+    p.add_argument("--optimizer", default="adam")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak lr with onecycle, else the initial lr; default: 3e-3 (adam), 1.0 (adadelta), 0.05 (sgd)")
+    p.add_argument("--schedule", default="onecycle", choices=["onecycle", "step"],
+                   help="onecycle: OneCycleLR stepped every batch; step: StepLR(step_size=1, gamma=0.7) per epoch")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint", default=None, help="save after each epoch; resume if it exists")
@@ -67,16 +76,24 @@ def main(argv=None):
     device = pick_device(args.device)
     train_loader, test_loader = mnist_loaders(args.data, args.batch_size, limit=args.limit)
     model = Net().to(device)
-    lr = args.lr if args.lr is not None else {"adadelta": 1.0, "adam": 1e-3, "sgd": 0.01}.get(args.optimizer, 1.0)
+    lr = args.lr if args.lr is not None else {"adadelta": 1.0, "adam": 3e-3, "sgd": 0.05}.get(args.optimizer, 1.0)
     optimizer = make_optimizer(args.optimizer, model.parameters(), lr)
-    scheduler = tg.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    per_batch = args.schedule == "onecycle"
+    if per_batch:
+        scheduler = tg.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=args.epochs,
+                                                     steps_per_epoch=len(train_loader),
+                                                     cycle_momentum=args.optimizer != "adadelta")
+    else:
+        scheduler = tg.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
     start = load_checkpoint(args.checkpoint, model, optimizer, scheduler, device)
     acc = 0.0
     for epoch in range(start, args.epochs + 1):
-        rate = train_epoch(model, train_loader, optimizer, device, epoch)
+        rate = train_epoch(model, train_loader, optimizer, device, epoch, scheduler if per_batch else None,
+                           args.label_smoothing)
         loss, acc = evaluate(model, test_loader, device)
         print(f"epoch {epoch}: test loss {loss:.4f}, accuracy {acc:.2f}% ({rate:.0f} train samples/s on {device})")
-        scheduler.step()
+        if not per_batch:
+            scheduler.step()
         if args.checkpoint:
             save_checkpoint(args.checkpoint, model, optimizer, scheduler, epoch)
     return acc

@@ -50,3 +50,24 @@ def test_mnist_cnn_learns_in_a_few_hundred_steps(tmp_path):
         for x, y in DataLoader(held_out, batch_size=500):
             correct += int((model(x).argmax(dim=1) == y).sum().item())
     assert correct / len(held_out) > 0.95, f"held-out accuracy {correct / len(held_out):.4f}"
+
+
+def test_examples_run_checkpoint_and_resume(tmp_path, capsys):
+    """examples/mnist_cnn.py and mnist_mlp.py end to end on a few images: defaults (one-cycle lr,
+    label smoothing), then a checkpoint written after epoch 1 that a second run resumes from."""
+    import mnist_cnn
+    import mnist_mlp
+    common = ["--limit", "192", "--device", "cpu", "--data", str(tmp_path)]
+    acc = mnist_cnn.main(["--epochs", "1"] + common)
+    assert 0.0 <= acc <= 100.0 and "epoch 1: test loss" in capsys.readouterr().out
+    ckpt = str(tmp_path / "cnn.tg")
+    mnist_cnn.main(["--epochs", "1", "--schedule", "step", "--optimizer", "adadelta", "--checkpoint", ckpt] + common)
+    state = tg.load(ckpt)
+    assert state["epoch"] == 1 and set(state) == {"model", "optimizer", "scheduler", "epoch"}
+    capsys.readouterr()
+    mnist_cnn.main(["--epochs", "2", "--schedule", "step", "--optimizer", "adadelta", "--checkpoint", ckpt] + common)
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "epoch 2: test loss" in out and "epoch 1: test loss" not in out
+    assert tg.load(ckpt)["epoch"] == 2
+    acc = mnist_mlp.main(["--epochs", "1", "--checkpoint", str(tmp_path / "mlp.tg")] + common)
+    assert 0.0 <= acc <= 100.0 and tg.load(str(tmp_path / "mlp.tg"))["epoch"] == 1
