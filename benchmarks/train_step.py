@@ -24,6 +24,7 @@ Linux only; elsewhere the memory columns are left out.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -50,40 +51,9 @@ LR = 0.01
 
 
 # ------------------------------------------------------------------ the models, in both frameworks
-def tensorgrad_model(kind: str):
-    import tensorgrad.nn as nn
-    import tensorgrad.nn.functional as F
-
-    if kind == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
-                             nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2),
-                             nn.Linear(512, 10), nn.LogSoftmax(dim=1))
-
-    class Net(nn.Module):  # examples/mnist_cnn.py's network
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, 1)
-            self.conv2 = nn.Conv2d(32, 64, 3, 1)
-            self.dropout1 = nn.Dropout(0.25)
-            self.dropout2 = nn.Dropout(0.5)
-            self.fc1 = nn.Linear(9216, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.relu(self.conv1(x))
-            x = F.relu(self.conv2(x))
-            x = self.dropout1(F.max_pool2d(x, 2))
-            x = self.dropout2(F.relu(self.fc1(tg.flatten(x, 1))))
-            return F.log_softmax(self.fc2(x), dim=1)
-
-    return Net()
-
-
-def torch_model(kind: str):
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
+def build_model(kind: str, nn, F, flatten):
+    """examples/mnist_mlp.py's MLP or examples/mnist_cnn.py's CNN, in whichever framework `nn`,
+    `F` (its functional module) and `flatten` come from: the two share PyTorch's API."""
     if kind == "mlp":
         return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Dropout(0.2),
                              nn.Linear(512, 512), nn.ReLU(), nn.Dropout(0.2),
@@ -103,10 +73,21 @@ def torch_model(kind: str):
             x = F.relu(self.conv1(x))
             x = F.relu(self.conv2(x))
             x = self.dropout1(F.max_pool2d(x, 2))
-            x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))
+            x = self.dropout2(F.relu(self.fc1(flatten(x, 1))))
             return F.log_softmax(self.fc2(x), dim=1)
 
     return Net()
+
+
+def tensorgrad_model(kind: str):
+    import tensorgrad.nn as nn
+    import tensorgrad.nn.functional as F
+    return build_model(kind, nn, F, tg.flatten)
+
+
+def torch_model(kind: str):
+    import torch
+    return build_model(kind, torch.nn, torch.nn.functional, torch.flatten)
 
 
 class Runner:
@@ -228,12 +209,9 @@ def main(argv=None):
         print(json.dumps(_measure_memory_here(*args._memory)))
         return
     with_torch = not args.no_torch
-    if with_torch:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
-            print("PyTorch is not installed: timing tensorgrad alone (pip install torch==2.13.0)")
-            with_torch = False
+    if with_torch and importlib.util.find_spec("torch") is None:
+        print("PyTorch is not installed: timing tensorgrad alone (pip install torch==2.13.0)")
+        with_torch = False
     names = [n.strip() for n in args.workloads.split(",") if n.strip()]
     for n in names:
         if n not in WORKLOADS:
