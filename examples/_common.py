@@ -87,6 +87,11 @@ def load_checkpoint(path, model, optimizer, scheduler, device) -> int:
     if not path or not os.path.exists(path):
         return 1
     state = tg.load(path, map_location=device)
+    saved_total = (state.get("scheduler") or {}).get("total_steps")
+    if saved_total is not None and saved_total != getattr(scheduler, "total_steps", saved_total):
+        # a one-cycle schedule is fixed by its length: resuming needs the run's original length
+        raise SystemExit(f"{path} was saved by a run of {saved_total} one-cycle steps; this run has "
+                         f"{scheduler.total_steps}: resume with the same --epochs, --batch-size and --limit")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler and state.get("scheduler"):

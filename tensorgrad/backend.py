@@ -37,7 +37,9 @@ def _keep_freed_memory_in_the_heap() -> bool:
     except (OSError, AttributeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, 1 << 30)) and bool(mallopt(m_trim_threshold, 1 << 30))
+    mmap_ok = bool(mallopt(m_mmap_threshold, 1 << 30))  # each on its own: report what took effect
+    trim_ok = bool(mallopt(m_trim_threshold, 1 << 30))
+    return mmap_ok and trim_ok
 
 
 MALLOC_TUNED = _keep_freed_memory_in_the_heap()
@@ -144,6 +146,25 @@ def device_of(arr) -> Device:
 def xp_of(arr):
     """The array module (numpy or cupy) that owns `arr`."""
     return np if arr.__class__ is np.ndarray else _cupy
+
+
+def sliding_view(arr, shape, strides):
+    """A read-only strided view of `arr` (windows, im2col): CuPy's as_strided has no `writeable`."""
+    if arr.__class__ is np.ndarray:
+        return np.lib.stride_tricks.as_strided(arr, shape, strides, writeable=False)
+    return _cupy.lib.stride_tricks.as_strided(arr, shape, strides)
+
+
+def repeat_pairs(a):
+    """(..., W) -> (..., 2W), each element twice in a row (a 2-wide tile's columns). On the CPU one
+    widening multiply does it: an element's bits times (1 + 2**bits) in a twice-as-wide integer
+    are two copies side by side, much cheaper than NumPy's element-wise repeat."""
+    wide = {1: np.uint16, 2: np.uint32, 4: np.uint64}.get(a.dtype.itemsize)
+    if a.__class__ is not np.ndarray or wide is None:
+        return xp_of(a).repeat(a, 2, axis=-1)
+    cols = np.ascontiguousarray(a).view(f"u{a.dtype.itemsize}").astype(wide)
+    cols *= wide(1 + (1 << (8 * a.dtype.itemsize)))
+    return cols.view(a.dtype).reshape(a.shape[:-1] + (2 * a.shape[-1],))
 
 
 def broadcast_to(arr, shape):

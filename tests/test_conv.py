@@ -108,13 +108,27 @@ def test_conv2d_errors_name_the_shapes():
         conv.conv2d(tg.zeros(1, 4, 8, 8), tg.zeros(3, 2, 3, 3), groups=2)
 
 
-@pytest.mark.parametrize("budget", [1, 3000])  # one image per chunk; a few images per chunk, uneven tail
-def test_conv_chunked_over_the_batch_matches_torch(device, monkeypatch, budget):
+@pytest.mark.parametrize("per_chunk", [1, 2, 3])  # one image per chunk; two and three, uneven tail
+def test_conv_chunked_over_the_batch_matches_torch(device, monkeypatch, per_chunk):
     """Convolutions run over the batch in cache-sized chunks: the chunk boundaries must not show."""
-    monkeypatch.setattr(conv, "column_budget", lambda arr: budget)
+    sizes = []
+
+    def chunks(n, per_image_bytes, arr):
+        out = [slice(i, min(i + per_chunk, n)) for i in range(0, n, per_chunk)]
+        sizes.extend(sl.stop - sl.start for sl in out)
+        return out
+    monkeypatch.setattr(conv, "_chunks", chunks)
     kw = dict(stride=(1, 2), padding=1, groups=2)
     arrays = [rand(5, 4, 6, 7), rand(6, 2, 3, 3), rand(6)]
     check_torch(lambda m, x, w, b: F(m).conv2d(x, w, b, **kw), arrays, device, **TOL[np.float32])
     check_torch(lambda m, x, w, b: F(m).conv_transpose2d(x, w, b, stride=2, groups=2),
                 [rand(5, 4, 3, 3), rand(4, 3, 2, 2), rand(6)], device, **TOL[np.float32])
     check_grad(lambda x, w, b: conv.conv2d(x, w, b, **kw), [rand(3, 4, 4, 5), rand(6, 2, 3, 3), rand(6)], device)
+    assert max(sizes) == per_chunk and (per_chunk == 1 or 5 % per_chunk in sizes)  # the tail ran too
+
+
+def test_conv_chunk_sizes_follow_the_column_budget(monkeypatch):
+    x = np.zeros((10, 1, 1, 1), np.float32)
+    monkeypatch.setattr(conv, "column_budget", lambda arr: 3000)
+    assert [sl.stop - sl.start for sl in conv._chunks(10, 1000, x)] == [3, 3, 3, 1]
+    assert [sl.stop - sl.start for sl in conv._chunks(4, 10 ** 9, x)] == [1, 1, 1, 1]  # at least one image

@@ -1,6 +1,7 @@
 """CI-sized training: the examples' MNIST CNN learns real MNIST in a few hundred steps.
 
-300 steps of Adadelta (the example's defaults) at batch 64 over the first 19,200 training images,
+300 steps of Adadelta (PyTorch's MNIST recipe, an option of the example) at batch 64 over the
+first 19,200 training images,
 then accuracy on 2,000 held-out test images must exceed 95%. About a minute on two CPU cores.
 """
 from __future__ import annotations
@@ -71,3 +72,6 @@ def test_examples_run_checkpoint_and_resume(tmp_path, capsys):
     assert tg.load(ckpt)["epoch"] == 2
     acc = mnist_mlp.main(["--epochs", "1", "--checkpoint", str(tmp_path / "mlp.tg")] + common)
     assert 0.0 <= acc <= 100.0 and tg.load(str(tmp_path / "mlp.tg"))["epoch"] == 1
+    # the default one-cycle schedule is fixed by the run's length: a longer resume says so
+    with pytest.raises(SystemExit, match="resume with the same --epochs"):
+        mnist_mlp.main(["--epochs", "2", "--checkpoint", str(tmp_path / "mlp.tg")] + common)

@@ -102,8 +102,10 @@ class _ConvNd(Module):
         """fn(*args), with the layer's repr in front of any error message from the op."""
         try:
             return fn(*args)
-        except (RuntimeError, TypeError, ValueError) as e:
-            raise type(e)(f"{self._get_name()}({self.extra_repr()}): {e}") from None
+        except (RuntimeError, TypeError, ValueError, IndexError) as e:
+            if e.args and isinstance(e.args[0], str):  # prefix in place: type and traceback stay
+                e.args = (f"{self._get_name()}({self.extra_repr()}): {e.args[0]}",) + e.args[1:]
+            raise
 
 
 class Conv1d(_ConvNd):

@@ -21,7 +21,9 @@ class _Loss(Module):
         try:
             return fn(*args, **kwargs)
         except (RuntimeError, TypeError, ValueError, IndexError) as e:
-            raise type(e)(f"{self._get_name()}({self.extra_repr()}): {e}") from None
+            if e.args and isinstance(e.args[0], str):  # prefix in place: type and traceback stay
+                e.args = (f"{self._get_name()}({self.extra_repr()}): {e.args[0]}",) + e.args[1:]
+            raise
 
 
 class _WeightedLoss(_Loss):

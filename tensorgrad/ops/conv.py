@@ -18,7 +18,7 @@ own (each the other's backward) for avg_pool2d.
 from __future__ import annotations
 
 from ..autograd.function import Op
-from ..backend import column_budget, xp_of
+from ..backend import column_budget, sliding_view, xp_of
 from ._util import check_tensor
 
 
@@ -39,12 +39,10 @@ class Geometry:
 
 def _windows(xp_padded, g: Geometry):
     """A strided view (N, C, kh, kw, OH, OW) of the windows of a padded NCHW array (no copy)."""
-    xp = xp_of(xp_padded)
     s0, s1, s2, s3 = xp_padded.strides
     n, c = xp_padded.shape[:2]
-    return xp.lib.stride_tricks.as_strided(
-        xp_padded, (n, c, g.kh, g.kw, g.oh, g.ow),
-        (s0, s1, s2 * g.dh, s3 * g.dw, s2 * g.sh, s3 * g.sw), writeable=False)
+    return sliding_view(xp_padded, (n, c, g.kh, g.kw, g.oh, g.ow),
+                        (s0, s1, s2 * g.dh, s3 * g.dw, s2 * g.sh, s3 * g.sw))
 
 
 def _pad(x, pads, value=0.0):

@@ -55,6 +55,7 @@ def cast(x: Tensor, np_dtype) -> Tensor:
 
 def parse_to_args(t: Tensor, args, kwargs):
     """Tensor.to's overloads: (device), (dtype), (device, dtype), (tensor), plus keywords."""
+    given = set(kwargs)
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
     copy = bool(kwargs.pop("copy", False))
@@ -77,7 +78,11 @@ def parse_to_args(t: Tensor, args, kwargs):
                 dtype = dtypes.as_dtype(a)
             except TypeError:
                 raise TypeError(f"to(): expected a device, a dtype or a Tensor, got {a!r}") from None
+    if len(flags) > 2:
+        raise TypeError(f"to(): expected at most two positional bools (non_blocking, copy), got {len(flags)}")
     if flags:
+        if "non_blocking" in given or (len(flags) > 1 and "copy" in given):
+            raise TypeError("to(): non_blocking/copy given both positionally and as keywords")
         non_blocking = flags[0]
         copy = flags[1] if len(flags) > 1 else copy
     return device, dtype, copy, non_blocking

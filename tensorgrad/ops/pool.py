@@ -1,8 +1,9 @@
 """Pooling (torch.nn.functional forms): max_pool2d, avg_pool2d, adaptive_avg_pool2d.
 
-max_pool2d keeps, per window, the flat position (in the input's H*W plane) of its
-first maximum, as PyTorch does; its backward scatters the gradient there, and the
-scatter's backward gathers from there, so second derivatives work. avg_pool2d is
+max_pool2d keeps, per window, the kernel offset of its first maximum (PyTorch's
+flat H*W indices are computed from it for return_indices); its backward scatters
+the gradient there, and the scatter's backward gathers from there, so second
+derivatives work. avg_pool2d is
 the windows (conv.Im2col, one group per channel) summed and divided, and
 adaptive_avg_pool2d two products with constant averaging matrices: both are
 built from differentiable ops.
@@ -14,7 +15,7 @@ import math
 import numpy as np
 
 from ..autograd.function import Op
-from ..backend import where_or_zero, xp_of
+from ..backend import repeat_pairs, where_or_zero, xp_of
 from ..tensor import Tensor
 from ._util import check_tensor
 from .conv import Geometry, Im2col, _pad, _tuple, _windows
@@ -160,19 +161,8 @@ def _tiled_argmax(xp, x, g: Geometry):
 
 
 def _repeat_tiles(a, g: Geometry):
-    """(N, C, OH, OW) -> (N, C, OH*kh, OW*kw): each window's value at every position of its tile.
-    For kw == 2 the column repeat is one widening multiply (bits * (1 + 2**bits) puts two copies
-    side by side), much cheaper than NumPy's element-wise repeat; the row repeat copies whole rows."""
-    xp = xp_of(a)
-    n, c = a.shape[:2]
-    wide = {1: np.uint16, 2: np.uint32, 4: np.uint64}.get(a.dtype.itemsize)
-    if g.kw == 2 and wide is not None and xp is np:
-        u = np.dtype(f"u{a.dtype.itemsize}")
-        cols = np.ascontiguousarray(a).view(u).astype(wide)
-        cols *= wide(1 + (1 << (8 * a.dtype.itemsize)))
-        cols = cols.view(a.dtype).reshape(n, c, g.oh, 2 * g.ow)
-    else:
-        cols = a.repeat(g.kw, axis=3)
+    """(N, C, OH, OW) -> (N, C, OH*kh, OW*kw): each window's value at every position of its tile."""
+    cols = repeat_pairs(a) if g.kw == 2 else a.repeat(g.kw, axis=3)
     return cols.repeat(g.kh, axis=2) if g.kh > 1 else cols
 
 
