@@ -6,7 +6,7 @@ import pytest
 
 import tensorgrad as tg
 from tensorgrad.ops import pool
-from oracle import check_grad, check_torch, rand, to_np, torch
+from oracle import check_grad, check_torch, needs_torch, rand, to_np, torch
 
 
 def F(m):
@@ -200,3 +200,23 @@ def test_max_pool2d_tiling_double_backward_vs_torch(device):
     (hp,) = torch.autograd.grad((gp * torch.tensor(x)).sum(), [p])
     np.testing.assert_allclose(to_np(gt), gp.detach().numpy())
     np.testing.assert_allclose(to_np(ht), hp.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", [dict(kernel_size=2, stride=2, padding=1),          # disjoint windows
+                                dict(kernel_size=3, stride=1, padding=1),          # overlapping
+                                dict(kernel_size=2, stride=2, padding=1, ceil_mode=True)])
+def test_max_pool_all_minus_inf_windows_point_into_the_input(kw):
+    """A window of -inf values and padding: torch picks its first in-bounds position, never padding."""
+    x = np.full((1, 1, 3, 5), -np.inf, dtype=np.float32)
+    x[0, 0, 2, 4] = 1.0
+    a = tg.tensor(x, requires_grad=True)
+    b = torch.tensor(x, requires_grad=True)
+    out, idx = tg.nn.functional.max_pool2d(a, return_indices=True, **kw)
+    tout, tidx = torch.nn.functional.max_pool2d(b, return_indices=True, **kw)
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    np.testing.assert_array_equal(out.detach().numpy(), tout.detach().numpy())
+    g = np.arange(1, tout.numel() + 1, dtype=np.float32).reshape(tout.shape)
+    out.backward(tg.tensor(g))
+    tout.backward(torch.tensor(g))
+    np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

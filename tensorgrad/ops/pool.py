@@ -95,17 +95,24 @@ class MaxPool2d(Op):
     def _argmax(self, xp, win, nan_rule):
         """Running max over the kernel offsets (O(kernel size) whole-array passes). The winning offset
         changes only on a strictly greater value, so ties keep the first max, as in torch; with
-        `nan_rule`, a NaN always wins (torch: `val > max || isnan(val)`)."""
+        `nan_rule`, a NaN always wins (torch: `val > max || isnan(val)`). Padding (the lowest value)
+        never wins over the input: like torch, a window starts from its first in-bounds position, so
+        an all -inf window points into the input, not at the padding."""
         g = self.g
         kdt = _offset_dtype(g)
         best = win[:, :, 0, 0].copy()
         arg = xp.zeros(best.shape, dtype=kdt)
         take = xp.empty(best.shape, dtype=bool)
+        inside = _inside(xp, g, self.in_shape) if any(g.pads) else None  # (kh*kw, OH, OW)
+        on_input = xp.broadcast_to(inside[0], best.shape).copy() if inside is not None else None
         for k in range(1, g.kh * g.kw):
             v = win[:, :, k // g.kw, k % g.kw]
             xp.greater(v, best, out=take)
             if nan_rule:
                 take |= v != v
+            if on_input is not None:  # an in-bounds value replaces a padding one even when equal
+                take |= inside[k] & ~on_input
+                on_input |= take
             xp.maximum(best, v, out=best)                        # NaN propagates into the value
             step = kdt(k) - arg                                   # arg = k where take: integer math (wraps
             step *= take                                          # modulo 2**bits, exact), no masks
@@ -114,6 +121,15 @@ class MaxPool2d(Op):
 
     def backward(self, grad):
         return MaxPoolScatter(self.saved_arrays[0], self.g, self.in_shape)(grad)
+
+
+def _inside(xp, g: Geometry, in_shape):
+    """(kh*kw, OH, OW) bools: whether kernel offset k of each window lands on the input, not padding."""
+    h, w = in_shape[2:]
+    rows = xp.arange(g.oh)[None, :] * g.sh + xp.arange(g.kh)[:, None] * g.dh - g.pads[0]   # (kh, OH)
+    cols = xp.arange(g.ow)[None, :] * g.sw + xp.arange(g.kw)[:, None] * g.dw - g.pads[2]   # (kw, OW)
+    rin, cin = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+    return (rin[:, None, :, None] & cin[None, :, None, :]).reshape(g.kh * g.kw, g.oh, g.ow)
 
 
 def _offset_dtype(g: Geometry):
