@@ -238,6 +238,10 @@ def test_to_takes_non_blocking_and_copy_positionally_as_torch():
     assert c is not t and c.tolist() == t.tolist()
     tt = torch.arange(3.0)
     assert (tt.to(torch.float32, False, True) is tt) is (c is t)
+    with pytest.raises(TypeError, match=r"at most two positional bools \(non_blocking, copy\), got 3"):
+        t.to(tg.float32, False, True, True)
+    with pytest.raises(TypeError, match="both positionally and as keywords"):
+        t.to(tg.float32, False, non_blocking=True)
 
 
 # ---------------------------------------------------------------- transforms

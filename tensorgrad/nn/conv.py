@@ -6,7 +6,6 @@ e.g. "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1)): conv2d: expected input w
 """
 from __future__ import annotations
 
-import math
 
 from .. import creation
 from ..ops import conv as _conv
@@ -74,13 +73,8 @@ class _ConvNd(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # torch's: kaiming_uniform_(a=sqrt(5)) on the weight, i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with
         # fan_in = weight.size(1) * prod(kernel_size) (for a transposed conv: out_channels/groups * ...)
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias(self.weight, self.bias)
 
     def extra_repr(self) -> str:
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"

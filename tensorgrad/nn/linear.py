@@ -1,7 +1,6 @@
 """Identity, Linear, Flatten, Unflatten (torch.nn's)."""
 from __future__ import annotations
 
-import math
 
 from .. import creation
 from ..ops.linalg import linear
@@ -36,12 +35,7 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        # kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as in torch
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        init._default_weight_and_bias(self.weight, self.bias)
 
     def forward(self, input):
         shape = getattr(input, "shape", None)
