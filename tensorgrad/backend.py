@@ -202,6 +202,13 @@ def column_budget(arr) -> int:
 _SAME_SIZE_INT = {2: np.int16, 4: np.int32, 8: np.int64}
 
 
+def row_windows(arr) -> bool:
+    """Whether stride-1 convolutions on `arr`'s device take their windows as whole image rows
+    (ops/conv.py): on the CPU copies of long contiguous runs beat copies of short window rows
+    by 2x; on a GPU both are one gather kernel, and the row path's finiteness checks would sync."""
+    return arr.__class__ is np.ndarray
+
+
 def where_or_zero(cond, x):
     """`x` where `cond`, else 0, even where `x` is inf or NaN (relu's backward).
 

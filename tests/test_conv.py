@@ -6,7 +6,7 @@ import pytest
 
 import tensorgrad as tg
 from tensorgrad.ops import conv
-from oracle import check_grad, check_torch, rand
+from oracle import check_grad, check_torch, rand, torch
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 
@@ -69,6 +69,7 @@ def test_conv1d_gradcheck(device):
                                       dilation=(1, 2))),
     ((2, 2, 3, 3), (2, 2, 2, 2), dict(stride=2, padding=1, output_padding=1)),
     ((2, 4, 4), (2, 3, 3, 3), dict(stride=2)),                                   # unbatched
+    ((2, 3, 4, 5), (3, 2, 3, 2), dict(padding=1, output_padding=(1, 0), dilation=(2, 1))),  # stride 1, extra row
 ])
 def test_conv_transpose2d_vs_torch(device, dtype, xs, ws, kw):
     arrays = [rand(*xs, dtype=dtype), rand(*ws, dtype=dtype), rand(ws[1] * kw.get("groups", 1), dtype=dtype)]
@@ -132,3 +133,66 @@ def test_conv_chunk_sizes_follow_the_column_budget(monkeypatch):
     monkeypatch.setattr(conv, "column_budget", lambda arr: 3000)
     assert [sl.stop - sl.start for sl in conv._chunks(10, 1000, x)] == [3, 3, 3, 1]
     assert [sl.stop - sl.start for sl in conv._chunks(4, 10 ** 9, x)] == [1, 1, 1, 1]  # at least one image
+
+
+ROW_CASES = [  # stride-1 geometries: conv2d kwargs, or ("t", kwargs) for conv_transpose2d
+    ((3, 4, 7, 8), (6, 4, 3, 3), dict()),
+    ((3, 4, 7, 8), (6, 2, 3, 2), dict(padding=(1, 2), groups=2)),
+    ((2, 3, 9, 9), (4, 3, 3, 3), dict(dilation=(2, 3), padding="same")),
+    ((2, 3, 6, 5), (4, 3, 1, 5), dict(padding=(0, 2))),                          # one-row kernel
+    ((2, 3, 4, 5), (3, 2, 3, 2), ("t", dict(padding=1, output_padding=(1, 0), dilation=(2, 1)))),
+]
+
+
+@pytest.mark.parametrize("xs,ws,kw", ROW_CASES)
+def test_row_columns_match_window_columns(monkeypatch, xs, ws, kw):
+    """Stride-1 convolutions on the CPU take columns over whole rows; forward, both gradients
+    and second derivatives must equal those of the window columns (the GPU's path) exactly
+    up to float64 rounding, and the row path must actually run."""
+    transposed = isinstance(kw, tuple)
+    kw = kw[1] if transposed else kw
+    fn = conv.conv_transpose2d if transposed else conv.conv2d
+    x, w = rand(*xs), rand(*ws)
+    calls = []
+    real = conv._im2col_rows
+    monkeypatch.setattr(conv, "_im2col_rows", lambda *a: calls.append(1) or real(*a))
+
+    def run():
+        tx, tw = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+        y = fn(tx, tw, **kw)
+        gx, gw = tg.autograd.grad((y * y).sum(), (tx, tw), create_graph=True)
+        ggx, = tg.autograd.grad((gx * gx).sum() + (gw * gw).sum(), (tx,))
+        return [a.detach().numpy() for a in (y, gx, gw, ggx)]
+
+    rows = run()
+    assert calls, "the row path did not run"
+    monkeypatch.setattr(conv, "row_windows", lambda arr: False)
+    calls.clear()
+    windows = run()
+    assert not calls
+    for a, b in zip(rows, windows):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.skipif(torch is None, reason="PyTorch is not installed: oracle test skipped")
+def test_row_columns_with_non_finite_values_match_torch():
+    """Row positions that are no window multiply their zero gradient by real values; an inf
+    there must not turn a gradient that PyTorch computes as finite into NaN."""
+    x, w = rand(2, 2, 6, 7, dtype=np.float32), rand(3, 2, 3, 3, dtype=np.float32)
+    x[1, 0, 2, 0] = np.inf       # in no window at kernel column 2: gw[:, 0, :, 2] stays finite
+    gy = rand(2, 3, 4, 5, dtype=np.float32)
+    tx, tw = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+    conv.conv2d(tx, tw).backward(tg.tensor(gy))
+    px, pw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(px, pw).backward(torch.tensor(gy))
+    assert np.isfinite(pw.grad.numpy()[:, 0, :, 2]).all()
+    np.testing.assert_allclose(tw.grad.numpy(), pw.grad.numpy(), rtol=1e-4, atol=1e-4, equal_nan=True)
+
+    w[0, 1, 0, 0] = np.inf       # offset (0, 0) reaches no input in the last two rows and columns
+    x = rand(2, 2, 6, 7, dtype=np.float32)
+    tx, tw = tg.tensor(x, requires_grad=True), tg.tensor(w, requires_grad=True)
+    conv.conv2d(tx, tw).backward(tg.tensor(gy))
+    px, pw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    torch.nn.functional.conv2d(px, pw).backward(torch.tensor(gy))
+    assert np.isfinite(px.grad.numpy()[:, 1, 4:, :]).all()
+    np.testing.assert_allclose(tx.grad.numpy(), px.grad.numpy(), rtol=1e-4, atol=1e-4, equal_nan=True)

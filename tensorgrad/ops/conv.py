@@ -14,11 +14,14 @@ They run over the batch in chunks whose columns fit in a few MiB: the columns ar
 read back while still in cache, and never kept (a full batch's columns are 8x the input), so
 backward recomputes them from the saved input instead. Im2col and Col2im are also ops of their
 own (each the other's backward) for avg_pool2d.
+
+Stride-1 convolutions on the CPU take their columns over whole rows (see _im2col_rows): the
+copies in im2col and col2im then move long contiguous runs instead of OW-element window rows.
 """
 from __future__ import annotations
 
 from ..autograd.function import Op
-from ..backend import column_budget, sliding_view, xp_of
+from ..backend import column_budget, row_windows, sliding_view, xp_of
 from ._util import check_tensor
 
 
@@ -87,6 +90,86 @@ def _col2im(cols, g: Geometry, shape, out=None):
     return acc
 
 
+# ---------------------------------------------------------- stride 1: windows over whole rows
+# With stride 1, the kernel offset (i, j) of all of an image's windows, read over the padded
+# width Wp instead of OW, is one contiguous run of the padded image: (OH-1)*Wp + OW positions
+# starting at i*dh*Wp + j*dw. Columns over these row positions are copied (im2col) and added
+# back (col2im) in long runs. The Wp-OW positions per row that are no window (they straddle two
+# rows) cost that much more GEMM work: the forward drops them, and the backward gives them a zero
+# gradient, so they add nothing -- as long as what they multiply is finite, which the ops check.
+
+def _row_width(shape, g: Geometry, arr):
+    """The padded width Wp if this convolution takes row columns on `arr`'s device, else None."""
+    if g.sh == 1 and g.sw == 1 and row_windows(arr):
+        return shape[3] + g.pads[2] + g.pads[3]
+    return None
+
+
+def _positions(g: Geometry, wp) -> int:
+    """Column positions per image: OH*OW windows, or the row positions over padded width `wp`."""
+    return g.oh * g.ow if wp is None else (g.oh - 1) * wp + g.ow
+
+
+def _im2col_rows(x, g: Geometry):
+    """x (m, C, H, W) -> row columns (groups, C/groups*kh*kw, m*positions) of its padded image."""
+    xp = xp_of(x)
+    xpad = xp.ascontiguousarray(_pad(x, g.pads))
+    m, c, hp, wp = xpad.shape
+    e = xpad.itemsize
+    win = sliding_view(xpad, (c, g.kh, g.kw, m, _positions(g, wp)),
+                       (hp * wp * e, g.dh * wp * e, g.dw * e, c * hp * wp * e, e))
+    return xp.ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, -1)
+
+
+def _windows_of_rows(rows, g: Geometry, wp):
+    """A view (..., OH, OW) of the positions of `rows` (..., positions) that are windows."""
+    e = rows.itemsize
+    return sliding_view(rows, rows.shape[:-1] + (g.oh, g.ow), rows.strides[:-1] + (wp * e, e))
+
+
+def _grad_rows(gy, g: Geometry, wp):
+    """gy (m, O, OH, OW) -> (groups, O/groups, m*positions), zero at positions that are no window."""
+    m, o, oh, ow = gy.shape
+    rows = xp_of(gy).empty((o, m, _positions(g, wp)), dtype=gy.dtype)
+    gt = gy.transpose(1, 0, 2, 3)
+    body = rows[:, :, :(oh - 1) * wp].reshape(o, m, oh - 1, wp)   # all rows but the last: a view
+    body[..., :ow] = gt[:, :, :-1]
+    body[..., ow:] = 0
+    rows[:, :, (oh - 1) * wp:] = gt[:, :, -1]
+    return rows.reshape(g.groups, o // g.groups, -1)
+
+
+def _col2im_rows(cols, g: Geometry, shape, out):
+    """The adjoint of _im2col_rows into `out` (a C-contiguous array of `shape` (m, C, H, W))."""
+    n, c, h, w = shape
+    t, b, l, r = g.pads
+    hp, wp = h + t + b, w + l + r
+    count = _positions(g, wp)
+    xp = xp_of(cols)
+    cols = cols.reshape(c, g.kh, g.kw, n, count)
+    padded = bool(t or b or l or r)
+    acc = xp.empty((n, c, hp * wp), dtype=cols.dtype) if padded else out.reshape(n, c, h * w)
+    view = acc.transpose(1, 0, 2)                                 # (C, m, Hp*Wp), like the columns
+    view[:, :, :count] = cols[:, 0, 0]                            # offset (0, 0) starts at 0
+    view[:, :, count:] = 0
+    for i in range(g.kh):
+        for j in range(g.kw):
+            if i or j:
+                start = i * g.dh * wp + j * g.dw
+                view[:, :, start:start + count] += cols[:, i, j]
+    if padded:
+        out[...] = acc.reshape(n, c, hp, wp)[:, :, t:t + h, l:l + w]
+    return out
+
+
+def _columns(x, g: Geometry, wp):
+    return _im2col(x, g) if wp is None else _im2col_rows(x, g)
+
+
+def _gradient_columns(gy, g: Geometry, wp):
+    return _grad_columns(gy, g.groups) if wp is None else _grad_rows(gy, g, wp)
+
+
 def _chunks(n: int, per_image_bytes: int, arr):
     """Batch slices whose columns stay within the device's column budget (at least one image)."""
     step = max(1, column_budget(arr) // max(1, per_image_bytes))
@@ -114,15 +197,19 @@ class Convolution(Op):
         xp = xp_of(x)
         y = xp.empty((n, o, g.oh, g.ow), dtype=x.dtype)
         wm = w.reshape(g.groups, o // g.groups, -1)                   # (G, O/G, C/G*kh*kw)
-        per_image = w[0].size * g.groups * g.oh * g.ow * x.itemsize
+        wp = _row_width(x.shape, g, x)
+        per_image = w[0].size * g.groups * _positions(g, wp) * x.itemsize
         for sl in _chunks(n, per_image, x):
-            m = sl.stop - sl.start
-            out = xp.matmul(wm, _im2col(x[sl], g)).reshape(o, m, -1).transpose(1, 0, 2)  # (m, O, L) view
-            dst = y[sl].reshape(m, o, -1)
-            if b is None:
-                dst[...] = out
+            prod = xp.matmul(wm, _columns(x[sl], g, wp)).reshape(o, sl.stop - sl.start, -1)
+            if wp is None:
+                out = prod.reshape(prod.shape[:2] + (g.oh, g.ow))
             else:
-                xp.add(out, b.reshape(o, 1), out=dst)
+                out = _windows_of_rows(prod, g, wp)
+            out = out.transpose(1, 0, 2, 3)                           # (m, O, OH, OW), a view
+            if b is None:
+                y[sl] = out
+            else:
+                xp.add(out, b.reshape(o, 1, 1), out=y[sl])
         return y
 
     def backward(self, grad):
@@ -150,10 +237,17 @@ class ConvInputGrad(Op):
         xp = xp_of(gy)
         gx = xp.empty(self.in_shape, dtype=gy.dtype)
         wt = w.reshape(g.groups, w.shape[0] // g.groups, -1).transpose(0, 2, 1)  # (G, C/G*kh*kw, O/G)
-        per_image = w[0].size * g.groups * g.oh * g.ow * gy.itemsize
+        wp = _row_width(self.in_shape, g, gy)
+        if wp is not None and not xp.isfinite(w).all():
+            wp = None           # inf * the zero gradient at positions that are no window is NaN
+        per_image = w[0].size * g.groups * _positions(g, wp) * gy.itemsize
         for sl in _chunks(n, per_image, gy):
-            cols = xp.matmul(wt, _grad_columns(gy[sl], g.groups))
-            _col2im(cols, g, (sl.stop - sl.start, c, h, wd), out=gx[sl])
+            cols = xp.matmul(wt, _gradient_columns(gy[sl], g, wp))
+            shape = (sl.stop - sl.start, c, h, wd)
+            if wp is None:
+                _col2im(cols, g, shape, out=gx[sl])
+            else:
+                _col2im_rows(cols, g, shape, out=gx[sl])
         return gx
 
     def backward(self, ggx):
@@ -173,14 +267,23 @@ class ConvWeightGrad(Op):
         self.g, self.w_shape = geom, w_shape
 
     def forward(self, x, gy):
+        wp = _row_width(x.shape, self.g, x)
+        gw = self._sum(x, gy, wp)
+        if wp is not None and xp_of(gw).isnan(gw).any():
+            # a non-finite input at a position that is no window times its zero gradient is NaN;
+            # the window columns say whether the true gradient has one
+            gw = self._sum(x, gy, None)
+        return gw
+
+    def _sum(self, x, gy, wp):
         g = self.g
         xp = xp_of(x)
         o = self.w_shape[0]
         # accumulated transposed, (G, C/G*kh*kw, O/G): BLAS runs this orientation 20% faster here
         acc = xp.zeros((g.groups, self.w_shape[1] * g.kh * g.kw, o // g.groups), dtype=x.dtype)
-        per_image = acc[0, :, 0].size * g.groups * g.oh * g.ow * x.itemsize
+        per_image = acc[0, :, 0].size * g.groups * _positions(g, wp) * x.itemsize
         for sl in _chunks(x.shape[0], per_image, x):
-            acc += xp.matmul(_im2col(x[sl], g), _grad_columns(gy[sl], g.groups).transpose(0, 2, 1))
+            acc += xp.matmul(_columns(x[sl], g, wp), _gradient_columns(gy[sl], g, wp).transpose(0, 2, 1))
         return xp.ascontiguousarray(acc.transpose(0, 2, 1)).reshape(self.w_shape)
 
     def backward(self, ggw):
