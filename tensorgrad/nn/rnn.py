@@ -141,7 +141,7 @@ class RNNBase(Module):
             kind = "unbatched 2-D" if unbatched else "batched 3-D"
             raise RuntimeError(f"{self._name()}: for {kind} input, {which} should also be {want}-D but got "
                                f"{h.dim()}-D tensor of shape {_shape(h)}")
-        shape = expected[1:] if unbatched else expected
+        shape = (expected[0], expected[2]) if unbatched else expected
         if tuple(h.shape) != tuple(shape):
             raise RuntimeError(f"{self._name()}: Expected {which} size {tuple(shape)}, got {_shape(h)}")
         w = self.weight_ih_l0

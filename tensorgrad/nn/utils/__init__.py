@@ -1,6 +1,7 @@
 """tensorgrad.nn.utils: gradient clipping and parameter/vector conversion."""
 from __future__ import annotations
 
+from . import rnn
 from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
 
 
@@ -23,4 +24,4 @@ def vector_to_parameters(vec, parameters) -> None:
 
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-           "parameters_to_vector", "vector_to_parameters"]
+           "parameters_to_vector", "rnn", "vector_to_parameters"]
