@@ -37,11 +37,13 @@ def mnist_loaders(root: str, batch_size: int, test_batch_size: int = 1000, limit
 
 
 def train_epoch(model, loader, optimizer, device, epoch: int, batch_scheduler=None,
-                label_smoothing: float = 0.0) -> float:
+                label_smoothing: float = 0.0, clip_grad_norm: float | None = None) -> float:
     """One epoch of NLL training on log-probabilities; returns samples per second.
     `batch_scheduler` (e.g. OneCycleLR) is stepped after every optimizer step. With
     `label_smoothing`, the loss is cross_entropy with smoothed targets (log_softmax of
-    log-probabilities is the identity, so the model's log-softmax output can be passed as is)."""
+    log-probabilities is the identity, so the model's log-softmax output can be passed as is).
+    With `clip_grad_norm`, the gradients' total 2-norm is clipped to it before each step (the
+    usual guard for recurrent nets, whose gradients can spike)."""
     model.train()
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch") if tqdm else loader
     seen, t0 = 0, time.perf_counter()
@@ -51,6 +53,8 @@ def train_epoch(model, loader, optimizer, device, epoch: int, batch_scheduler=No
         out = model(x)
         loss = F.cross_entropy(out, y, label_smoothing=label_smoothing) if label_smoothing else F.nll_loss(out, y)
         loss.backward()
+        if clip_grad_norm:
+            tg.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         optimizer.step()
         if batch_scheduler is not None:
             batch_scheduler.step()

@@ -98,30 +98,6 @@ class PackedSequence(_PackedSequenceFields):
         return type(self)(self.data.pin_memory(), self.batch_sizes, pin(self.sorted_indices),
                           pin(self.unsorted_indices))
 
-    def double(self):
-        return self.to(dtype=_dtypes().float64)
-
-    def float(self):
-        return self.to(dtype=_dtypes().float32)
-
-    def half(self):
-        return self.to(dtype=_dtypes().float16)
-
-    def long(self):
-        return self.to(dtype=_dtypes().int64)
-
-    def int(self):
-        return self.to(dtype=_dtypes().int32)
-
-    def short(self):
-        return self.to(dtype=_dtypes().int16)
-
-    def char(self):
-        return self.to(dtype=_dtypes().int8)
-
-    def byte(self):
-        return self.to(dtype=_dtypes().uint8)
-
     @property
     def is_cuda(self) -> bool:
         """Whether data is on a GPU."""
@@ -135,6 +111,20 @@ class PackedSequence(_PackedSequenceFields):
 def _dtypes():
     from ... import dtypes
     return dtypes
+
+
+def _cast_method(name: str, dtype_name: str):
+    def cast(self):
+        return self.to(dtype=getattr(_dtypes(), dtype_name))
+    cast.__name__ = cast.__qualname__ = name
+    cast.__doc__ = f"data as {dtype_name} (Tensor.{name}()); batch_sizes and indices unchanged."
+    return cast
+
+
+for _name, _dtype in (("double", "float64"), ("float", "float32"), ("half", "float16"), ("long", "int64"),
+                      ("int", "int32"), ("short", "int16"), ("char", "int8"), ("byte", "uint8")):
+    setattr(PackedSequence, _name, _cast_method(_name, _dtype))
+del _name, _dtype
 
 
 def invert_permutation(permutation):
