@@ -7,8 +7,8 @@ math, one thread per hidden unit). ops/rnn.py builds the recorded cell ops and t
 layers on them; tests compare both paths with the unfused composition of tensor ops.
 
 Layouts are PyTorch's: the gate blocks along the last axis, LSTM (i, f, g, o), GRU (r, z, n).
-All arrays are C-contiguous 2-D (batch, k*H); `out` arguments may alias inputs where the
-docstrings say so (each element is read before its own output is written).
+All arrays are 2-D (batch, k*H), C-contiguous for the CUDA kernels; `out` arguments may alias
+inputs where the docstrings say so (each element is read before its own output is written).
 
   LSTM  i, f, o = sigmoid(z_i, z_f, z_o), g = tanh(z_g)
         c = f * c_prev + i * g,  h = o * tanh(c)
@@ -31,19 +31,21 @@ _MAX_BLOCKS = 65536
 
 # ---------------------------------------------------------------- NumPy references
 @lru_cache(maxsize=64)
-def _lstm_affine(h: int, dtype) -> tuple:
-    """Per-column scale and shift that turn tanh into sigmoid on the i, f, o blocks:
-    sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5, while the g block stays tanh(x)."""
-    scale = np.full(4 * h, 0.5, dtype)
-    scale[2 * h:3 * h] = 1.0
-    shift = np.full(4 * h, 0.5, dtype)
-    shift[2 * h:3 * h] = 0.0
-    return scale, shift
+def _lstm_constants(h: int, dtype) -> tuple:
+    """Per-column constants over the (i, f, g, o) blocks, for whole-row passes:
+    scale, shift: sigmoid(x) = 0.5 * tanh(0.5 x) + 0.5 on i, f, o, while g stays tanh(x);
+    one, zero_one: the activations' derivatives from their values as act * (one - act) + zero_one,
+    s * (1 - s) for a sigmoid and 1 - g * g for the tanh."""
+    def blocks(sig, tanh):
+        a = np.full(4 * h, sig, dtype)
+        a[2 * h:3 * h] = tanh
+        return a
+    return blocks(0.5, 1.0), blocks(0.5, 0.0), blocks(1.0, 0.0), blocks(0.0, 1.0)
 
 
 def _lstm_forward_ref(z, c_prev, act, h, c):
     hid = c_prev.shape[1]
-    scale, shift = _lstm_affine(hid, np.dtype(z.dtype))
+    scale, shift, _, _ = _lstm_constants(hid, np.dtype(z.dtype))
     np.multiply(z, scale, out=act)                    # act may be z itself
     np.tanh(act, out=act)
     act *= scale
@@ -58,27 +60,23 @@ def _lstm_forward_ref(z, c_prev, act, h, c):
 
 def _lstm_backward_ref(act, c_prev, c, dh, dc, dz, dc_prev):
     hid = c_prev.shape[1]
+    _, _, one, zero_one = _lstm_constants(hid, np.dtype(act.dtype))
     i, f, g, o = (act[:, k * hid:(k + 1) * hid] for k in range(4))
     di, df, dg, do = (dz[:, k * hid:(k + 1) * hid] for k in range(4))
     tc = np.tanh(c)
-    np.multiply(dh, tc, out=do)                       # dL/do (before o's sigmoid')
     dct = tc * tc
     np.subtract(1.0, dct, out=dct)
     dct *= o
     dct *= dh
     dct += dc                                         # dL/dc, through h and from the next step
-    do *= o
-    do *= 1.0 - o
-    np.multiply(dct, g, out=di)
-    di *= i
-    di *= 1.0 - i
+    np.multiply(dct, g, out=di)                       # dL/d(each activated gate)
     np.multiply(dct, c_prev, out=df)
-    df *= f
-    df *= 1.0 - f
-    np.multiply(g, g, out=dg)
-    np.subtract(1.0, dg, out=dg)
-    dg *= i
-    dg *= dct
+    np.multiply(dct, i, out=dg)
+    np.multiply(dh, tc, out=do)
+    deriv = np.subtract(one, act)                     # times each activation's derivative,
+    deriv *= act                                      # all four blocks in one pass
+    deriv += zero_one
+    dz *= deriv
     np.multiply(dct, f, out=dc_prev)                  # dc_prev may be dc itself: dc was read above
     return dz, dc_prev
 
@@ -141,6 +139,7 @@ def _on_cpu(a) -> bool:
 
 
 def _contiguous(*arrays):
+    """The CUDA kernels index flat memory (the NumPy references take any strides)."""
     for a in arrays:
         if not a.flags.c_contiguous:
             raise ValueError(f"rnn_cells: expected C-contiguous arrays, got strides {a.strides} for shape "
@@ -152,9 +151,9 @@ def lstm_cell_forward(z, c_prev, act=None, h=None, c=None):
     holds the activated gates (i, f, g, o). `act` may be `z` (overwritten in place)."""
     b, hid = c_prev.shape
     act, h, c = _fresh(act, z, z.shape), _fresh(h, c_prev, (b, hid)), _fresh(c, c_prev, (b, hid))
-    _contiguous(z, c_prev, act, h, c)
     if _on_cpu(z):
         return _lstm_forward_ref(z, c_prev, act, h, c)
+    _contiguous(z, c_prev, act, h, c)
     _launch("lstm_cell_forward", b * hid, hid, (z, c_prev, act, h, c))
     return act, h, c
 
@@ -164,9 +163,9 @@ def lstm_cell_backward(act, c_prev, c, dh, dc, dz=None, dc_prev=None):
     h and c, returns (dz (B, 4H), dc_prev (B, H)). `dc_prev` may be `dc`."""
     b, hid = c_prev.shape
     dz, dc_prev = _fresh(dz, act, act.shape), _fresh(dc_prev, c_prev, (b, hid))
-    _contiguous(act, c_prev, c, dh, dc, dz, dc_prev)
     if _on_cpu(act):
         return _lstm_backward_ref(act, c_prev, c, dh, dc, dz, dc_prev)
+    _contiguous(act, c_prev, c, dh, dc, dz, dc_prev)
     _launch("lstm_cell_backward", b * hid, hid, (act, c_prev, c, dh, dc, dz, dc_prev))
     return dz, dc_prev
 
@@ -176,9 +175,9 @@ def gru_cell_forward(gi, gh, h_prev, act=None, h=None):
     `act` may be `gi`."""
     b, hid = h_prev.shape
     act, h = _fresh(act, gi, gi.shape), _fresh(h, h_prev, (b, hid))
-    _contiguous(gi, gh, h_prev, act, h)
     if _on_cpu(gi):
         return _gru_forward_ref(gi, gh, h_prev, act, h)
+    _contiguous(gi, gh, h_prev, act, h)
     _launch("gru_cell_forward", b * hid, hid, (gi, gh, h_prev, act, h))
     return act, h
 
@@ -190,8 +189,8 @@ def gru_cell_backward(act, gh_n, h_prev, dh, dgi=None, dgh=None, dh_prev=None):
     b, hid = h_prev.shape
     dgi, dgh = _fresh(dgi, act, act.shape), _fresh(dgh, act, act.shape)
     dh_prev = _fresh(dh_prev, h_prev, (b, hid))
-    _contiguous(act, gh_n, h_prev, dh, dgi, dgh, dh_prev)
     if _on_cpu(act):
         return _gru_backward_ref(act, gh_n, h_prev, dh, dgi, dgh, dh_prev)
+    _contiguous(act, gh_n, h_prev, dh, dgi, dgh, dh_prev)
     _launch("gru_cell_backward", b * hid, hid, (act, gh_n, h_prev, dh, dgi, dgh, dh_prev))
     return dgi, dgh, dh_prev

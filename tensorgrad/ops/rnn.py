@@ -155,14 +155,16 @@ class RecurrentLayer(Op):
         pre = xp.matmul(x.reshape(t_len * batch, -1), w_ih.T).reshape(t_len, batch, -1)
         if b_ih is not None:
             pre += b_ih if mode == "GRU" else b_ih + b_hh  # the GRU's b_hn sits inside r * (...)
-        y = (xp.zeros if self.batch_sizes else xp.empty)((t_len, batch, hid), dtype=x.dtype)
-        h = h0.copy()
+        packed = bool(self.batch_sizes)
+        y = (xp.zeros if packed else xp.empty)((t_len, batch, hid), dtype=x.dtype)
+        # the running state: with every row running, the last step's outputs themselves; with a
+        # packed batch, buffers whose rows keep each sequence's last state
+        h = h0.copy() if packed else h0
+        c = c0.copy() if packed and mode == "LSTM" else c0
         w_hh_t = w_hh.T
-        if mode == "LSTM":
-            c = c0.copy()
-            extra = xp.empty((t_len, batch, hid), dtype=x.dtype)      # the cell states
-        elif mode == "GRU":
-            extra = xp.empty((t_len, batch, hid), dtype=x.dtype)      # W_hn h + b_hn per step
+        extra = None
+        if mode in ("LSTM", "GRU"):  # the cell states; or W_hn h + b_hn per step
+            extra = xp.empty((t_len, batch, hid), dtype=x.dtype)
         for t in self._steps(t_len):
             n = sizes[t]
             rec = xp.matmul(h[:n], w_hh_t)
@@ -170,7 +172,10 @@ class RecurrentLayer(Op):
             if mode == "LSTM":
                 z += rec
                 rnn_cells.lstm_cell_forward(z, c[:n], act=z, h=y[t, :n], c=extra[t, :n])
-                c[:n] = extra[t, :n]
+                if packed:
+                    c[:n] = extra[t, :n]
+                else:
+                    c = extra[t]
             elif mode == "GRU":
                 if b_hh is not None:
                     rec += b_hh
@@ -182,9 +187,16 @@ class RecurrentLayer(Op):
                     xp.tanh(z, out=y[t, :n])
                 else:
                     xp.maximum(z, 0, out=y[t, :n])
-            h[:n] = y[t, :n]
-        self.ctx_arrays = (pre, extra if mode in ("LSTM", "GRU") else None)
-        return (y, h, c) if mode == "LSTM" else (y, h)
+            if packed:
+                h[:n] = y[t, :n]
+            else:
+                h = y[t]
+        self.ctx_arrays = (pre, extra)
+        # final states of their own: views into y or the saved cell states would share their memory
+        h = h if packed else h.copy()
+        if mode != "LSTM":
+            return y, h
+        return y, h, (c if packed else c.copy())
 
     def _previous(self, seq, init):
         """(T, B, H): the state each step started from, per row: the state after the step before
