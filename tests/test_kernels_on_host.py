@@ -1,0 +1,132 @@
+"""The CUDA kernels' math run on the CPU: each kernels/*.cu source, compiled as C++ by the host
+compiler with the few CUDA names it uses stood in for (one thread walking the grid-stride loop
+over every element), is called through ctypes and compared with its NumPy reference.
+
+This checks what NVRTC's compile cannot: the kernels' index arithmetic, gate layout, in-place
+aliasing and formulas, on machines without a GPU (CI). What it cannot check is the GPU itself
+(launch configuration, float16 conversions, the CUDA math library); tests/test_kernels.py and the
+device tests do that on a GPU.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from tensorgrad import kernels as K
+from tensorgrad import rnn_cells
+
+from oracle import rand
+
+CXX = shutil.which("g++") or shutil.which("clang++")
+pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler (g++ or clang++)")
+
+# what the kernels use of CUDA, for one host thread: blockIdx.x * blockDim.x + threadIdx.x = 0
+# and a stride blockDim.x * gridDim.x = 1 make TG_FOR_EACH visit every element in order
+_PRELUDE = """
+#include <math.h>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+struct tg_host_dim { long long x; };
+static const tg_host_dim blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+"""
+
+
+@pytest.fixture(scope="module")
+def host_library(tmp_path_factory):
+    built = {}
+
+    def build(name: str, dtype: str):
+        key = (name, dtype)
+        if key not in built:
+            src = _PRELUDE + K.source(name)
+            digest = hashlib.sha1((src + dtype).encode()).hexdigest()[:12]
+            out = tmp_path_factory.mktemp("kernels") / f"{name}_{dtype}_{digest}.so"
+            cpp = out.with_suffix(".cpp")
+            cpp.write_text(src)
+            cmd = [CXX, "-O1", "-shared", "-fPIC", "-x", "c++", f"-D{K._DTYPE_MACROS[dtype]}", str(cpp),
+                   "-o", str(out)]
+            res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+            assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr}"
+            built[key] = ctypes.CDLL(str(out))
+        return built[key]
+    return build
+
+
+def _call(lib, function, arrays, *ints):
+    fn = getattr(lib, function)
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * len(arrays) + [ctypes.c_longlong] * len(ints)
+    for a in arrays:
+        assert a.flags.c_contiguous
+    fn(*[a.ctypes.data for a in arrays], *ints)
+
+
+TOL = {"float32": dict(rtol=2e-6, atol=2e-6), "float64": dict(rtol=1e-13, atol=1e-13)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_kernels_match_the_reference(host_library, dtype):
+    lib = host_library("rnn_cells", dtype)
+    b, h = 5, 7
+    z, c_prev = rand(b, 4 * h, dtype=dtype, low=-5, high=5), rand(b, h, dtype=dtype)
+    z[0] = 50.0  # saturated gates
+    act_r, h_r, c_r = rnn_cells._lstm_forward_ref(z, c_prev, np.empty_like(z), np.empty_like(c_prev),
+                                                  np.empty_like(c_prev))
+    act = z.copy()                                   # in place, as the layer op calls it
+    hk, ck = np.empty_like(c_prev), np.empty_like(c_prev)
+    _call(lib, "lstm_cell_forward", [act, c_prev, act, hk, ck], b * h, h)
+    for got, want in ((act, act_r), (hk, h_r), (ck, c_r)):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+    dh, dc = rand(b, h, dtype=dtype), rand(b, h, dtype=dtype)
+    dz_r, dcp_r = rnn_cells._lstm_backward_ref(act_r, c_prev, c_r, dh, dc.copy(), np.empty_like(z),
+                                               np.empty_like(c_prev))
+    dz, dck = np.empty_like(z), dc.copy()            # dc_prev written over dc
+    _call(lib, "lstm_cell_backward", [act_r, c_prev, c_r, dh, dck, dz, dck], b * h, h)
+    np.testing.assert_allclose(dz, dz_r, **TOL[dtype])
+    np.testing.assert_allclose(dck, dcp_r, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gru_kernels_match_the_reference(host_library, dtype):
+    lib = host_library("rnn_cells", dtype)
+    b, h = 4, 6
+    gi, gh, h_prev = (rand(b, 3 * h, dtype=dtype, low=-4, high=4), rand(b, 3 * h, dtype=dtype),
+                      rand(b, h, dtype=dtype))
+    act_r, h_r = rnn_cells._gru_forward_ref(gi, gh, h_prev, np.empty_like(gi), np.empty_like(h_prev))
+    act, hk = gi.copy(), np.empty_like(h_prev)
+    _call(lib, "gru_cell_forward", [act, gh, h_prev, act, hk], b * h, h)
+    np.testing.assert_allclose(act, act_r, **TOL[dtype])
+    np.testing.assert_allclose(hk, h_r, **TOL[dtype])
+
+    dh = rand(b, h, dtype=dtype)
+    gh_n = np.ascontiguousarray(gh[:, 2 * h:])
+    dgi_r, dgh_r, dhp_r = rnn_cells._gru_backward_ref(act_r, gh_n, h_prev, dh.copy(), np.empty_like(gi),
+                                                      np.empty_like(gi), np.empty_like(h_prev))
+    dgi, dgh, dhk = np.empty_like(gi), np.empty_like(gi), dh.copy()   # dh_prev written over dh
+    _call(lib, "gru_cell_backward", [act_r, gh_n, h_prev, dhk, dgi, dgh, dhk], b * h, h)
+    for got, want in ((dgi, dgi_r), (dgh, dgh_r), (dhk, dhp_r)):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_kernels_match_the_reference(host_library, dtype, approximate):
+    lib = host_library("activation", dtype)
+    x = rand(257, dtype=dtype, low=-8, high=8)
+    g = rand(257, dtype=dtype)
+    form = "tanh" if approximate == "tanh" else "erf"
+    y, dx = np.empty_like(x), np.empty_like(x)
+    _call(lib, f"gelu_{form}_forward", [x, y], x.size)
+    _call(lib, f"gelu_{form}_backward", [x, g, dx], x.size)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(y, K.gelu_forward_ref(x, approximate), **tol)
+    np.testing.assert_allclose(dx, K.gelu_backward_ref(x, g, approximate), **tol)
