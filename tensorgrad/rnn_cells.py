@@ -138,11 +138,16 @@ def _on_cpu(a) -> bool:
     return a.__class__ is np.ndarray or a.dtype.name not in kernels.kernel_dtypes("rnn_cells")
 
 
-def _contiguous(*arrays):
-    """The CUDA kernels index flat memory (the NumPy references take any strides)."""
-    for a in arrays:
+def _flat(*inputs):
+    """The CUDA kernels index flat memory (the NumPy references take any strides): inputs in
+    C order, copied only where they are not."""
+    return [a if a.flags.c_contiguous else backend.xp_of(a).ascontiguousarray(a) for a in inputs]
+
+
+def _contiguous(*outputs):
+    for a in outputs:
         if not a.flags.c_contiguous:
-            raise ValueError(f"rnn_cells: expected C-contiguous arrays, got strides {a.strides} for shape "
+            raise ValueError(f"rnn_cells: output arrays must be C-contiguous, got strides {a.strides} for shape "
                              f"{a.shape}")
 
 
@@ -153,7 +158,8 @@ def lstm_cell_forward(z, c_prev, act=None, h=None, c=None):
     act, h, c = _fresh(act, z, z.shape), _fresh(h, c_prev, (b, hid)), _fresh(c, c_prev, (b, hid))
     if _on_cpu(z):
         return _lstm_forward_ref(z, c_prev, act, h, c)
-    _contiguous(z, c_prev, act, h, c)
+    z, c_prev = _flat(z, c_prev)
+    _contiguous(act, h, c)
     _launch("lstm_cell_forward", b * hid, hid, (z, c_prev, act, h, c))
     return act, h, c
 
@@ -165,7 +171,8 @@ def lstm_cell_backward(act, c_prev, c, dh, dc, dz=None, dc_prev=None):
     dz, dc_prev = _fresh(dz, act, act.shape), _fresh(dc_prev, c_prev, (b, hid))
     if _on_cpu(act):
         return _lstm_backward_ref(act, c_prev, c, dh, dc, dz, dc_prev)
-    _contiguous(act, c_prev, c, dh, dc, dz, dc_prev)
+    act, c_prev, c, dh, dc = _flat(act, c_prev, c, dh, dc)
+    _contiguous(dz, dc_prev)
     _launch("lstm_cell_backward", b * hid, hid, (act, c_prev, c, dh, dc, dz, dc_prev))
     return dz, dc_prev
 
@@ -177,7 +184,8 @@ def gru_cell_forward(gi, gh, h_prev, act=None, h=None):
     act, h = _fresh(act, gi, gi.shape), _fresh(h, h_prev, (b, hid))
     if _on_cpu(gi):
         return _gru_forward_ref(gi, gh, h_prev, act, h)
-    _contiguous(gi, gh, h_prev, act, h)
+    gi, gh, h_prev = _flat(gi, gh, h_prev)
+    _contiguous(act, h)
     _launch("gru_cell_forward", b * hid, hid, (gi, gh, h_prev, act, h))
     return act, h
 
@@ -191,6 +199,7 @@ def gru_cell_backward(act, gh_n, h_prev, dh, dgi=None, dgh=None, dh_prev=None):
     dh_prev = _fresh(dh_prev, h_prev, (b, hid))
     if _on_cpu(act):
         return _gru_backward_ref(act, gh_n, h_prev, dh, dgi, dgh, dh_prev)
-    _contiguous(act, gh_n, h_prev, dh, dgi, dgh, dh_prev)
+    act, gh_n, h_prev, dh = _flat(act, gh_n, h_prev, dh)
+    _contiguous(dgi, dgh, dh_prev)
     _launch("gru_cell_backward", b * hid, hid, (act, gh_n, h_prev, dh, dgi, dgh, dh_prev))
     return dgi, dgh, dh_prev
