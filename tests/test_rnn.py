@@ -459,3 +459,47 @@ def test_truncated_bptt_frees_earlier_chunks(kind):
         tracemalloc.stop()
     assert first_graph() is None, "the first chunk's graph is still alive"
     assert max(sizes) == min(sizes), sizes  # the same arrays alive after chunk 10, 20, ..., 100
+
+
+# ------------------------------------------------------------------ edge cases
+def test_empty_batch_and_empty_sequence():
+    m = tg.nn.LSTM(3, 4, bidirectional=True)
+    out, (hn, cn) = m(tg.zeros(5, 0, 3))
+    assert tuple(out.shape) == (5, 0, 8) and tuple(hn.shape) == (2, 0, 4) and tuple(cn.shape) == (2, 0, 4)
+    with pytest.raises(RuntimeError, match=r"Expected sequence length to be larger than 0 .*\[0, 2, 3\]"):
+        m(tg.zeros(0, 2, 3))
+    with pytest.raises(RuntimeError, match="sequence length"):
+        tg.nn.GRU(3, 4, batch_first=True)(tg.zeros(2, 0, 3))
+    with pytest.raises(ValueError, match=r"PackedSequence's data must be 2-D .* got data of shape \[8, 2, 3\]"):
+        m(tg.nn.utils.rnn.pack_padded_sequence(tg.zeros(4, 3, 2, 3), [4, 3, 1]))
+    with pytest.raises(RuntimeError, match="expected a floating point input"):
+        m(tg.zeros(5, 2, 3, dtype=tg.int64))
+
+
+@needs_torch
+def test_frozen_weights_no_grad_and_retain_graph_vs_torch():
+    tm, pm = _pair("GRU", np.float64, "cpu", 3, 4, num_layers=2)
+    for p, q in zip(tm.parameters(), pm.parameters()):
+        p.requires_grad_(False)
+        q.requires_grad_(False)
+    h0 = rand(2, 2, 4)
+    th, ph = tg.tensor(h0, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    x = rand(5, 2, 3)
+    out_t, out_p = tm(tg.tensor(x), th)[0], pm(torch.tensor(x), ph)[0]
+    for _ in range(2):                     # the second backward needs retain_graph, and accumulates
+        out_t.sum().backward(retain_graph=True)
+        out_p.sum().backward(retain_graph=True)
+    np.testing.assert_allclose(th.grad.numpy(), ph.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert all(p.grad is None for p in tm.parameters())
+    with tg.no_grad():
+        out = tm(tg.tensor(x), tg.tensor(h0))[0]
+    assert out.grad_fn is None and not out.requires_grad
+    np.testing.assert_allclose(out.numpy(), out_p.detach().numpy(), rtol=1e-12)
+
+
+def test_output_changed_in_place_before_backward_raises():
+    m = tg.nn.LSTM(3, 4)
+    out, _ = m(tg.randn(5, 2, 3))
+    out.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()

@@ -54,6 +54,9 @@ class RNNBase(Module):
             warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
                           f"expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={num_layers}")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections, "
+                             f"got {proj_size!r}")
         if proj_size:
             raise NotImplementedError(f"{name}: proj_size (LSTM with projections) is not supported by tensorgrad; "
                                       f"use proj_size=0 and a Linear layer after the LSTM")
@@ -118,13 +121,22 @@ class RNNBase(Module):
         if not isinstance(x, Tensor):
             raise TypeError(f"{self._name()}: expected the input to be a Tensor or a PackedSequence, got "
                             f"{type(x).__name__}")
+        if packed and x.dim() != 2:
+            raise ValueError(f"{self._name()}: a PackedSequence's data must be 2-D (sum of lengths, input_size), "
+                             f"got data of shape {_shape(x)}")
         if not packed and x.dim() not in (2, 3):
             raise ValueError(f"{self._name()}: Expected input to be 2D (unbatched: seq_len, input_size) or 3D "
                              f"(batched), got {x.dim()}D instead (input shape {_shape(x)})")
+        if not packed and x.shape[1 if self.batch_first and x.dim() == 3 else 0] == 0:
+            raise RuntimeError(f"{self._name()}: Expected sequence length to be larger than 0 in RNN (input shape "
+                               f"{_shape(x)}, batch_first={self.batch_first})")
         if x.shape[-1] != self.input_size:
             raise RuntimeError(f"{self._name()}: input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {x.shape[-1]} (input shape {_shape(x)})")
         w = self.weight_ih_l0
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"{self._name()}: expected a floating point input of type {w.dtype} like the "
+                               f"parameters, got {x.dtype}; convert the input with .to({w.dtype})")
         if x.dtype != w.dtype:
             raise RuntimeError(f"{self._name()}: input must have the type {w.dtype} of the parameters, got "
                                f"type {x.dtype}; convert the input with .to({w.dtype}) or the module with "

@@ -16,7 +16,10 @@ Two levels, both on the fused pointwise math of tensorgrad/rnn_cells.py:
   Variable-length batches (sorted by decreasing length) pass `batch_sizes`, the number of
   sequences still running at each step: a step only touches those rows, so every sequence's
   final state is taken at its own last step and outputs past its end stay zero.
-  Like cuDNN's RNN it has no double backward (create_graph through it raises); the step ops do.
+  Like cuDNN's RNN it has no double backward (a gradient taken with create_graph=True through it
+  cannot be differentiated again); the step ops have one. It keeps its output for the backward
+  (the previous hidden state of each step), so changing that output in place before the backward
+  raises the usual error instead of corrupting the gradient (PyTorch's CPU layers keep a copy).
 
 The unfused compositions `lstm_step_composed` and `gru_step_composed` are the reference the
 tests hold the fused ops to.
@@ -152,7 +155,7 @@ class RecurrentLayer(Op):
         mode = self.mode
         sizes = self.batch_sizes or [batch] * t_len
         # every step's input part of the gates in one product; the activated gates replace it
-        pre = xp.matmul(x.reshape(t_len * batch, -1), w_ih.T).reshape(t_len, batch, -1)
+        pre = xp.matmul(x.reshape(t_len * batch, x.shape[2]), w_ih.T).reshape(t_len, batch, w_ih.shape[0])
         if b_ih is not None:
             pre += b_ih if mode == "GRU" else b_ih + b_hh  # the GRU's b_hn sits inside r * (...)
         packed = bool(self.batch_sizes)
@@ -252,14 +255,14 @@ class RecurrentLayer(Op):
                     xp.multiply(g, y[t, :n] > 0, out=dz)
                 xp.matmul(dz, w_hh, out=dh[:n])
         need = self.needs_input_grad
-        d_in = d_pre.reshape(t_len * batch, -1)                     # d(input part of the gates)
-        d_hid = d_rec.reshape(t_len * batch, -1) if mode == "GRU" else d_in
+        d_in = d_pre.reshape(t_len * batch, act.shape[2])          # d(input part of the gates)
+        d_hid = d_rec.reshape(t_len * batch, act.shape[2]) if mode == "GRU" else d_in
         grads = [
             xp.matmul(d_in, w_ih).reshape(x.shape) if need[0] else None,
             dh if need[1] else None,
             dc if mode == "LSTM" and need[2] else None,
-            xp.matmul(d_in.T, x.reshape(t_len * batch, -1)) if need[3] else None,
-            xp.matmul(d_hid.T, h_prev.reshape(t_len * batch, -1)) if need[4] else None,
+            xp.matmul(d_in.T, x.reshape(t_len * batch, x.shape[2])) if need[3] else None,
+            xp.matmul(d_hid.T, h_prev.reshape(t_len * batch, h_prev.shape[2])) if need[4] else None,
         ]
         if len(need) > 5:
             grads += [d_in.sum(0) if need[5] else None, d_hid.sum(0) if need[6] else None]

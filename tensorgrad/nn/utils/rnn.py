@@ -8,7 +8,7 @@ holds the first ``batch_sizes[t]`` of them, so its rows directly follow step t-1
     lengths 3, 2, 1 (sorted)   data rows: a0 b0 c0 | a1 b1 | a2      batch_sizes: [3, 2, 1]
 
 ``sorted_indices[i]`` is the original batch position of the i-th sequence in that order and
-``unsorted_indices`` its inverse (both None when the input was already sorted).
+``unsorted_indices`` its inverse (both None when packed with ``enforce_sorted=True``).
 
 Every conversion is one gather (`index_select`) or one scatter-write (`index_put`) over rows,
 with the row positions worked out on the host with NumPy from the lengths and moved to the
