@@ -43,6 +43,10 @@ __device__ __forceinline__ float tg_tanh(float x) { return tanhf(x); }
 __device__ __forceinline__ double tg_tanh(double x) { return tanh(x); }
 __device__ __forceinline__ float tg_erfc(float x) { return erfcf(x); }
 __device__ __forceinline__ double tg_erfc(double x) { return erfc(x); }
+__device__ __forceinline__ float tg_sqrt(float x) { return sqrtf(x); }
+__device__ __forceinline__ double tg_sqrt(double x) { return sqrt(x); }
+__device__ __forceinline__ float tg_max(float a, float b) { return fmaxf(a, b); }
+__device__ __forceinline__ double tg_max(double a, double b) { return fmax(a, b); }
 
 // Grid-stride loop over n elements (any grid size covers any n).
 #define TG_FOR_EACH(i, n) \

@@ -20,6 +20,7 @@ import pytest
 
 from tensorgrad import kernels as K
 from tensorgrad import rnn_cells
+from tensorgrad.optim import _fused as optim_fused
 
 from oracle import rand
 
@@ -60,13 +61,16 @@ def host_library(tmp_path_factory):
     return build
 
 
-def _call(lib, function, arrays, *ints):
+def _call(lib, function, arrays, *ints, reals=(), flags=()):
+    """function(*arrays, *ints as long long, *reals as acc_t (the first array's math type), *flags as int)."""
     fn = getattr(lib, function)
     fn.restype = None
-    fn.argtypes = [ctypes.c_void_p] * len(arrays) + [ctypes.c_longlong] * len(ints)
+    fn.argtypes = ([ctypes.c_void_p] * len(arrays) + [ctypes.c_longlong] * len(ints)
+                   + [ctypes.c_double if arrays[0].dtype == np.float64 else ctypes.c_float] * len(reals)
+                   + [ctypes.c_int] * len(flags))
     for a in arrays:
         assert a.flags.c_contiguous
-    fn(*[a.ctypes.data for a in arrays], *ints)
+    fn(*[a.ctypes.data for a in arrays], *ints, *reals, *[int(f) for f in flags])
 
 
 TOL = {"float32": dict(rtol=2e-6, atol=2e-6), "float64": dict(rtol=1e-13, atol=1e-13)}
@@ -130,3 +134,44 @@ def test_gelu_kernels_match_the_reference(host_library, dtype, approximate):
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == "float32" else dict(rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(y, K.gelu_forward_ref(x, approximate), **tol)
     np.testing.assert_allclose(dx, K.gelu_backward_ref(x, g, approximate), **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("momentum,dampening,weight_decay,nesterov,maximize", [
+    (0.0, 0.0, 0.0, False, False), (0.9, 0.0, 1e-2, True, False), (0.8, 0.3, 0.0, False, True)])
+def test_sgd_kernel_matches_the_reference(host_library, dtype, momentum, dampening, weight_decay, nesterov,
+                                          maximize):
+    lib = host_library("optim", dtype)
+    p, g = rand(300, dtype=dtype), rand(300, dtype=dtype)
+    use_buf = momentum != 0
+    for first in (True, False):                      # the first step sets the buffer, later ones blend
+        buf = rand(300, dtype=dtype)
+        p_r, buf_r = p.copy(), buf.copy()
+        optim_fused._sgd_ref(p_r, g, buf_r if use_buf else None, 0.1, momentum, dampening, weight_decay,
+                             first, nesterov, maximize)
+        p_k, buf_k = p.copy(), buf.copy()
+        _call(lib, "sgd_step", [p_k, g, buf_k], p.size, reals=(0.1, momentum, 1 - dampening, weight_decay),
+              flags=(use_buf, first, nesterov, maximize))
+        np.testing.assert_allclose(p_k, p_r, **TOL[dtype])
+        np.testing.assert_allclose(buf_k, buf_r if use_buf else buf, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("beta1,weight_decay,decoupled,amsgrad,maximize", [
+    (0.9, 0.0, False, False, False), (0.9, 1e-2, False, True, True), (0.3, 1e-2, True, True, False)])
+def test_adam_kernel_matches_the_reference(host_library, dtype, beta1, weight_decay, decoupled, amsgrad, maximize):
+    lib = host_library("optim", dtype)
+    n, lr, beta2, eps, step = 300, 1e-2, 0.999, 1e-8, 3
+    p, g = rand(n, dtype=dtype), rand(n, dtype=dtype)
+    m, v, vmax = rand(n, dtype=dtype), rand(n, dtype=dtype, low=0, high=1), rand(n, dtype=dtype, low=0, high=1)
+    step_size, bc2_sqrt = lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5
+    ref = [a.copy() for a in (p, m, v, vmax)]
+    optim_fused._adam_ref(ref[0], g, ref[1], ref[2], ref[3] if amsgrad else None, lr, beta1, beta2, eps,
+                          weight_decay, step_size, bc2_sqrt, decoupled, maximize)
+    got = [a.copy() for a in (p, m, v, vmax)]
+    _call(lib, "adam_step", [got[0], g, got[1], got[2], got[3]], n,
+          reals=(1 - beta1, beta2, 1 - beta2, eps, weight_decay, 1 - lr * weight_decay, step_size, bc2_sqrt),
+          flags=(decoupled, amsgrad, maximize))
+    for name, a, b in zip(("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"), got, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-13, atol=1e-6 if dtype ==
+                                   "float32" else 1e-14, err_msg=name)

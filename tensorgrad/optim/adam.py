@@ -1,8 +1,8 @@
 """Adam (with amsgrad, bias correction) and AdamW (decoupled weight decay), as torch.optim."""
 from __future__ import annotations
 
-from .. import backend
-from .optimizer import Optimizer, _bump, _incr_step, _lerp_, _step_tensor, _step_wrapper, _zeros_like
+from ._fused import adam_update
+from .optimizer import Optimizer, _bump, _incr_step, _step_tensor, _step_wrapper, _zeros_like
 
 
 class Adam(Optimizer):
@@ -45,33 +45,13 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = _zeros_like(p)
                     if amsgrad:
                         state["max_exp_avg_sq"] = _zeros_like(p)
-                d = p._data
-                xp = backend.xp_of(d)
-                if maximize:
-                    g = -g
                 step = _incr_step(state["step"])
-                if wd != 0:
-                    if decoupled:
-                        d *= 1 - lr * wd
-                    else:
-                        g = g + wd * d
-                m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                _lerp_(m, g, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * (g * g)
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                bc2_sqrt = bias_correction2 ** 0.5
-                if amsgrad:
-                    vmax = state["max_exp_avg_sq"]._data
-                    xp.maximum(vmax, v, out=vmax)
-                    _bump(state["max_exp_avg_sq"])
-                    denom = xp.sqrt(vmax) / bc2_sqrt
-                else:
-                    denom = xp.sqrt(v) / bc2_sqrt
-                denom += eps
-                d += (-step_size) * m / denom
+                vmax = state["max_exp_avg_sq"] if amsgrad else None
+                adam_update(p._data, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                            None if vmax is None else vmax._data, lr, beta1, beta2, eps, wd, step, decoupled,
+                            maximize)
+                if vmax is not None:
+                    _bump(vmax)
                 _bump(state["exp_avg"])
                 _bump(state["exp_avg_sq"])
                 _bump(p)

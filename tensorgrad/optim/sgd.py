@@ -1,7 +1,8 @@
 """Stochastic gradient descent (optionally with momentum, dampening, Nesterov), as torch.optim.SGD."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, _bump, _step_wrapper, _wrap
+from ._fused import sgd_update
+from .optimizer import Optimizer, _bump, _step_wrapper, _zeros_like
 
 
 class SGD(Optimizer):
@@ -32,22 +33,15 @@ class SGD(Optimizer):
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
             for p, g in self._params_with_grad(group):
-                d = p._data
-                if maximize:
-                    g = -g
-                if wd != 0:
-                    g = g + wd * d
+                buf, first = None, False
                 if momentum != 0:
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = _wrap(g.copy())
-                        state["momentum_buffer"] = buf
+                    first = buf is None
+                    if first:
+                        buf = state["momentum_buffer"] = _zeros_like(p)
                     else:
-                        b = buf._data
-                        b *= momentum
-                        b += (1 - dampening) * g
                         _bump(buf)
-                    g = g + momentum * buf._data if nesterov else buf._data
-                d -= lr * g
+                sgd_update(p._data, g, None if buf is None else buf._data, lr, momentum, dampening, wd,
+                           first, nesterov, maximize)
                 _bump(p)

@@ -1,0 +1,107 @@
+"""One optimizer update of one parameter, fused: NumPy references and their CUDA twins.
+
+torch.optim's single-tensor SGD and Adam/AdamW math, step by step. On the CPU the references run
+as a few in-place NumPy passes; on CUDA one kernel of kernels/optim.cu does the whole update of a
+parameter in one pass (one launch per parameter instead of one per elementwise operation).
+The optimizers (sgd.py, adam.py) keep the state and the step count and call these per parameter.
+
+Arrays: the parameter `p`, its gradient `g` and the state buffers, all of p's shape and dtype;
+the buffers and `p` are updated in place.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend, kernels
+from .optimizer import _lerp_
+
+_THREADS = 256
+_MAX_BLOCKS = 65536
+
+
+# ---------------------------------------------------------------- NumPy references
+def _sgd_ref(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize):
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        g = g + weight_decay * p
+    if buf is not None:
+        if first:
+            buf[...] = g
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * g
+        g = g + momentum * buf if nesterov else buf
+    p -= lr * g
+
+
+def _adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt, decoupled, maximize):
+    xp = backend.xp_of(p)
+    if maximize:
+        g = -g
+    if weight_decay != 0:
+        if decoupled:
+            p *= 1 - lr * weight_decay
+        else:
+            g = g + weight_decay * p
+    _lerp_(m, g, 1 - beta1)
+    v *= beta2
+    v += (1 - beta2) * (g * g)
+    if vmax is not None:
+        xp.maximum(vmax, v, out=vmax)
+    denom = xp.sqrt(v if vmax is None else vmax) / bc2_sqrt
+    denom += eps
+    p += (-step_size) * m / denom
+
+
+# ---------------------------------------------------------------- dispatch
+def _on_gpu(p) -> bool:
+    return p.__class__ is not np.ndarray and p.dtype.name in kernels.kernel_dtypes("optim")
+
+
+def _launch(function: str, arrays, scalars):
+    p, g = arrays[0], arrays[1]
+    if not g.flags.c_contiguous or g.shape != p.shape:  # the gradient is only read: a C-order copy does
+        g = backend.xp_of(g).ascontiguousarray(backend.broadcast_to(g, p.shape))
+    arrays = (p, g) + tuple(arrays[2:])
+    if any(not a.flags.c_contiguous for a in arrays):  # updated in place: no copy can stand in
+        raise ValueError(f"optim.{function}: parameters and optimizer state must be C-contiguous on CUDA, got "
+                         f"strides {[a.strides for a in arrays]} for shape {p.shape}")
+    n = p.size
+    if n == 0:
+        return
+    with p.device:
+        k = kernels.get_kernel("optim", function, p.dtype, p.device.id)
+        blocks = min((n + _THREADS - 1) // _THREADS, _MAX_BLOCKS)
+        k((blocks,), (_THREADS,), (*arrays, np.int64(n), *scalars))
+
+
+def _acc(p):
+    """The kernels' math dtype for p: float64 for float64, else float32 (float16 is computed in float)."""
+    return np.float64 if p.dtype == np.float64 else np.float32
+
+
+def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize) -> None:
+    """One SGD step of array `p` with gradient `g`; `buf` the momentum buffer (None without
+    momentum), set to the gradient when `first`."""
+    if not _on_gpu(p):
+        _sgd_ref(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize)
+        return
+    f, i4 = _acc(p), np.int32
+    _launch("sgd_step", (p, g, p if buf is None else buf),
+            (f(lr), f(momentum), f(1 - dampening), f(weight_decay), i4(buf is not None), i4(first),
+             i4(nesterov), i4(maximize)))
+
+
+def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize) -> None:
+    """One Adam (AdamW when `decoupled`) step of `p` at step number `step` (1 for the first);
+    `vmax` the amsgrad maximum (None without amsgrad)."""
+    step_size = lr / (1 - beta1 ** step)
+    bc2_sqrt = (1 - beta2 ** step) ** 0.5
+    if not _on_gpu(p):
+        _adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt, decoupled, maximize)
+        return
+    f, i4 = _acc(p), np.int32
+    _launch("adam_step", (p, g, m, v, v if vmax is None else vmax),
+            (f(1 - beta1), f(beta2), f(1 - beta2), f(eps), f(weight_decay), f(1 - lr * weight_decay),
+             f(step_size), f(bc2_sqrt), i4(decoupled), i4(vmax is not None), i4(maximize)))
