@@ -1,4 +1,4 @@
-"""Speed of the NumPy references in tensorgrad.kernels: erf and GELU, against np.vectorize(math.erf)
+"""Speed of the NumPy references in tensorgrad.fused.activation: erf and GELU, against np.vectorize(math.erf)
 (what the erf reference used to be). ns per element, best of several runs.
 
     python3 benchmarks/reference_speed.py [--n 1000000]
@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 try:
-    from tensorgrad import kernels
+    from tensorgrad.fused import activation as A
 except ImportError:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from tensorgrad import kernels
+    from tensorgrad.fused import activation as A
 
 
 def best_ns_per_element(fn, x, runs: int) -> float:
@@ -39,10 +39,10 @@ def main():
     vectorized = np.vectorize(math.erf, otypes=[np.float64])
     cases = [
         ("np.vectorize(math.erf), float64", lambda x: vectorized(x), x64),
-        ("kernels.erf, float64", kernels.erf, x64),
-        ("kernels.gelu_forward, float32", kernels.gelu_forward, x32),
-        ("kernels.gelu_backward, float32", lambda x: kernels.gelu_backward(x, x), x32),
-        ("kernels.gelu_forward tanh, float32", lambda x: kernels.gelu_forward(x, "tanh"), x32),
+        ("A.erf, float64", A.erf, x64),
+        ("A.gelu_forward, float32", A.gelu_forward, x32),
+        ("A.gelu_backward, float32", lambda x: A.gelu_backward(x, x), x32),
+        ("A.gelu_forward tanh, float32", lambda x: A.gelu_forward(x, "tanh"), x32),
     ]
     print(f"{args.n} elements, best of {args.runs}:")
     for name, fn, x in cases:

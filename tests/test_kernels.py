@@ -12,6 +12,7 @@ import pytest
 
 import tensorgrad as tg
 from tensorgrad import kernels as K
+from tensorgrad.fused import activation as A
 
 from oracle import torch
 
@@ -122,7 +123,7 @@ def test_erf_against_mpmath():
     mpmath = pytest.importorskip("mpmath")
     mpmath.mp.dps = 40
     xs = _probe_points()
-    e, ec = K.erf(xs), K.erfc(xs)
+    e, ec = A.erf(xs), A.erfc(xs)
     for x, a, b in zip(xs, e, ec):
         ref, refc = mpmath.erf(x), mpmath.erfc(x)
         assert abs((a - ref) / ref) < 2e-15, (x, a, ref)
@@ -132,22 +133,22 @@ def test_erf_against_mpmath():
 
 def test_erf_against_math_module():
     xs = _probe_points()
-    np.testing.assert_allclose(K.erf(xs), [math.erf(v) for v in xs], rtol=2e-15, atol=0)
-    np.testing.assert_allclose(K.erfc(xs), [math.erfc(v) for v in xs], rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(A.erf(xs), [math.erf(v) for v in xs], rtol=2e-15, atol=0)
+    np.testing.assert_allclose(A.erfc(xs), [math.erfc(v) for v in xs], rtol=1e-14, atol=1e-300)
 
 
 def test_erf_special_values_and_dtypes():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow/invalid warnings on inf, nan, huge
         x = np.array([np.nan, np.inf, -np.inf, 1e300, -1e300, 0.0, -0.0])
-        e, ec = K.erf(x), K.erfc(x)
+        e, ec = A.erf(x), A.erfc(x)
     np.testing.assert_array_equal(e, [np.nan, 1, -1, 1, -1, 0, -0.0])
     assert np.signbit(e[-1])
     np.testing.assert_array_equal(ec, [np.nan, 0, 2, 0, 2, 1, 1])
-    assert K.erf(np.float32(0.5)).dtype == np.float32
-    assert K.erf(np.array([1, 2])).dtype == np.float64
+    assert A.erf(np.float32(0.5)).dtype == np.float32
+    assert A.erf(np.array([1, 2])).dtype == np.float64
     big = np.linspace(-3, 3, 100_001).reshape(1, -1, 1)  # spans several blocks, keeps its shape
-    out = K.erf(big)
+    out = A.erf(big)
     assert out.shape == big.shape
     np.testing.assert_allclose(out.ravel()[::997], [math.erf(v) for v in big.ravel()[::997]], rtol=2e-15)
 
@@ -171,36 +172,36 @@ def _points(dtype):
 
 def test_gelu_reference_against_composed_math():
     x = np.linspace(-6, 6, 1201)
-    np.testing.assert_allclose(K.gelu_forward(x), _gelu_exact_composed(x), rtol=1e-14, atol=1e-15)
-    np.testing.assert_allclose(K.gelu_forward(x, "tanh"), _gelu_tanh_composed(x), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(A.gelu_forward(x), _gelu_exact_composed(x), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(A.gelu_forward(x, "tanh"), _gelu_tanh_composed(x), rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_backward_is_the_derivative(approximate):
     x = np.linspace(-7, 7, 701) + 1e-3
     h = 1e-6
-    fd = (K.gelu_forward(x + h, approximate) - K.gelu_forward(x - h, approximate)) / (2 * h)
-    np.testing.assert_allclose(K.gelu_backward(x, np.ones_like(x), approximate), fd, rtol=1e-8, atol=1e-9)
+    fd = (A.gelu_forward(x + h, approximate) - A.gelu_forward(x - h, approximate)) / (2 * h)
+    np.testing.assert_allclose(A.gelu_backward(x, np.ones_like(x), approximate), fd, rtol=1e-8, atol=1e-9)
 
 
 def test_gelu_exact_tail_is_relatively_accurate():
     # x Phi(x) for x = -10: 1 + erf(x / sqrt 2) would cancel to 0; erfc keeps every digit
-    assert K.gelu_forward(np.array([-10.0]))[0] == pytest.approx(-10 * 7.61985302416047e-24, rel=1e-13)
+    assert A.gelu_forward(np.array([-10.0]))[0] == pytest.approx(-10 * 7.61985302416047e-24, rel=1e-13)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_reference_keeps_dtype_and_shape(dtype, approximate):
     for x in (np.zeros((2, 0, 3), dtype), np.array(1.5, dtype), np.ones((3, 4), dtype)[:, ::2]):
-        y = K.gelu_forward(x, approximate)
-        g = K.gelu_backward(x, np.ones_like(x), approximate)
+        y = A.gelu_forward(x, approximate)
+        g = A.gelu_backward(x, np.ones_like(x), approximate)
         assert y.dtype == dtype and g.dtype == dtype
         assert y.shape == x.shape and g.shape == x.shape
 
 
 def test_gelu_rejects_unknown_approximate():
     with pytest.raises(ValueError, match="approximate"):
-        K.gelu_forward(np.ones(2), "erf")
+        A.gelu_forward(np.ones(2), "erf")
 
 
 @pytest.mark.skipif(torch is None, reason="PyTorch is not installed (pip install torch==2.13.0)")
@@ -215,8 +216,8 @@ def test_gelu_reference_against_torch(dtype, rtol, atol, approximate):
     xt = torch.tensor(x, requires_grad=True)
     yt = torch.nn.functional.gelu(xt, approximate=approximate)
     (gt,) = torch.autograd.grad(yt, xt, torch.tensor(g))
-    y = K.gelu_forward(x, approximate)
-    dx = K.gelu_backward(x, g, approximate)
+    y = A.gelu_forward(x, approximate)
+    dx = A.gelu_backward(x, g, approximate)
     assert y.dtype == dtype and dx.dtype == dtype
     np.testing.assert_allclose(y.astype(np.float64), yt.detach().numpy().astype(np.float64), rtol=rtol, atol=atol)
     np.testing.assert_allclose(dx.astype(np.float64), gt.numpy().astype(np.float64), rtol=rtol, atol=atol)
@@ -231,8 +232,8 @@ def test_gelu_special_values_match_torch(approximate):
     (gt,) = torch.autograd.grad(yt.sum(), xt)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        y = K.gelu_forward(x, approximate)
-        dx = K.gelu_backward(x, np.ones_like(x), approximate)
+        y = A.gelu_forward(x, approximate)
+        dx = A.gelu_backward(x, np.ones_like(x), approximate)
     np.testing.assert_array_equal(y, yt.detach().numpy())
     np.testing.assert_array_equal(dx, gt.numpy())
 
@@ -251,15 +252,15 @@ def test_gelu_kernel_matches_reference(dtype, approximate, n):
     rng = np.random.default_rng(n)
     x = (rng.standard_normal(n) * 4).astype(dtype)
     g = rng.standard_normal(n).astype(dtype)
-    y = K.gelu_forward(cp.asarray(x), approximate)
-    dx = K.gelu_backward(cp.asarray(x), cp.asarray(g), approximate)
+    y = A.gelu_forward(cp.asarray(x), approximate)
+    dx = A.gelu_backward(cp.asarray(x), cp.asarray(g), approximate)
     assert isinstance(y, cp.ndarray) and y.dtype == dtype and y.shape == x.shape
     assert isinstance(dx, cp.ndarray) and dx.dtype == dtype and dx.shape == x.shape
     rtol, atol = _GPU_TOL[dtype]
-    np.testing.assert_allclose(y.get().astype(np.float64), K.gelu_forward(x, approximate).astype(np.float64),
+    np.testing.assert_allclose(y.get().astype(np.float64), A.gelu_forward(x, approximate).astype(np.float64),
                                rtol=rtol, atol=atol)
     np.testing.assert_allclose(dx.get().astype(np.float64),
-                               K.gelu_backward(x, g, approximate).astype(np.float64), rtol=rtol, atol=atol)
+                               A.gelu_backward(x, g, approximate).astype(np.float64), rtol=rtol, atol=atol)
 
 
 @needs_gpu
@@ -268,15 +269,15 @@ def test_gelu_kernel_layouts():
     import cupy as cp
     x = np.linspace(-5, 5, 24).reshape(4, 6)
     xs = cp.asarray(x)[:, ::2]  # non-contiguous
-    y = K.gelu_forward(xs)
-    np.testing.assert_allclose(y.get(), K.gelu_forward(x[:, ::2]), rtol=1e-12, atol=1e-13)
+    y = A.gelu_forward(xs)
+    np.testing.assert_allclose(y.get(), A.gelu_forward(x[:, ::2]), rtol=1e-12, atol=1e-13)
     g = cp.asarray(np.float32(2.0))  # broadcast, other dtype: result in x's dtype
-    dx = K.gelu_backward(xs, g)
+    dx = A.gelu_backward(xs, g)
     assert dx.dtype == np.float64 and dx.shape == (4, 3)
-    np.testing.assert_allclose(dx.get(), K.gelu_backward(x[:, ::2], 2.0), rtol=1e-12, atol=1e-13)
-    y0 = K.gelu_forward(cp.asarray(np.array(1.0, np.float32)))  # 0-d
+    np.testing.assert_allclose(dx.get(), A.gelu_backward(x[:, ::2], 2.0), rtol=1e-12, atol=1e-13)
+    y0 = A.gelu_forward(cp.asarray(np.array(1.0, np.float32)))  # 0-d
     assert y0.shape == () and float(y0) == pytest.approx(0.8413447, rel=1e-6)
-    special = K.gelu_forward(cp.asarray([np.nan, np.inf, -0.0]))
+    special = A.gelu_forward(cp.asarray([np.nan, np.inf, -0.0]))
     assert np.isnan(special[0].get()) and special[1].get() == np.inf and special[2].get() == 0
 
 

@@ -396,11 +396,12 @@ def test_sigmoid_family_is_stable_for_large_inputs(device):
 
 
 def test_gelu_uses_fused_kernels(device, monkeypatch):
-    """The forward and the plain backward go through kernels.gelu_*; double backward composes ops."""
+    """The forward and the plain backward go through fused.activation.gelu_*; double backward composes ops."""
+    from tensorgrad.fused import activation as fused_act
     calls = []
     for fname in ("gelu_forward", "gelu_backward"):
-        orig = getattr(tg.kernels, fname)
-        monkeypatch.setattr(tg.kernels, fname, lambda *a, _o=orig, _n=fname: calls.append(_n) or _o(*a))
+        orig = getattr(fused_act, fname)
+        monkeypatch.setattr(fused_act, fname, lambda *a, _o=orig, _n=fname: calls.append(_n) or _o(*a))
     x = to_tg(rand(5), device)
     y = tg.gelu(x, approximate="tanh")
     (g,) = tg.autograd.grad(y.sum(), [x], create_graph=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from tensorgrad import rnn_cells
+from tensorgrad.fused import rnn_cells
 from tensorgrad.ops import rnn as rnn_ops
 from oracle import check_grad, needs_torch, rand, to_np, to_tg, torch
 

@@ -5,7 +5,7 @@ registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
 """
 from __future__ import annotations
 
-from .. import kernels
+from ..fused import activation as fused_act
 from ..autograd.function import Op
 from ..backend import where_or_zero, xp_of
 from .arithmetic import Where, clamp_max
@@ -107,7 +107,7 @@ class Gelu(Op):
         self.approximate = approximate
 
     def forward(self, x):
-        return kernels.gelu_forward(x, self.approximate)
+        return fused_act.gelu_forward(x, self.approximate)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -124,7 +124,7 @@ class GeluBackward(Op):
         self.approximate = approximate
 
     def forward(self, x, grad):
-        return kernels.gelu_backward(x, grad, self.approximate)
+        return fused_act.gelu_backward(x, grad, self.approximate)
 
     def backward(self, gg):
         x, grad = self.saved_tensors

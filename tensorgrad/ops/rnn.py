@@ -26,7 +26,7 @@ tests hold the fused ops to.
 """
 from __future__ import annotations
 
-from .. import rnn_cells
+from ..fused import rnn_cells
 from ..autograd import grad_mode
 from ..autograd.function import Op
 from ..backend import xp_of

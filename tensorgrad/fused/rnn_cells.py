@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import backend, kernels
+from .. import backend, kernels
 
 _THREADS = 256
 _MAX_BLOCKS = 65536
