@@ -48,6 +48,16 @@ __device__ __forceinline__ double tg_sqrt(double x) { return sqrt(x); }
 __device__ __forceinline__ float tg_max(float a, float b) { return fmaxf(a, b); }
 __device__ __forceinline__ double tg_max(double a, double b) { return fmax(a, b); }
 
+// Infinity and NaN by their bit patterns (a pip-installed NVRTC has no <math.h> for INFINITY/NAN).
+#if defined(TG_FLOAT64)
+#define TG_INF __longlong_as_double(0x7ff0000000000000LL)
+#define TG_NAN __longlong_as_double(0x7ff8000000000000LL)
+#else
+#define TG_INF __int_as_float(0x7f800000)
+#define TG_NAN __int_as_float(0x7fc00000)
+#endif
+__device__ __forceinline__ bool tg_isinf(acc_t x) { return x == TG_INF || x == -TG_INF; }
+
 // Grid-stride loop over n elements (any grid size covers any n).
 #define TG_FOR_EACH(i, n) \
     for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \

@@ -32,6 +32,9 @@ pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler (
 # and a stride blockDim.x * gridDim.x = 1 make TG_FOR_EACH visit every element in order
 _PRELUDE = """
 #include <math.h>
+#include <string.h>
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, sizeof f); return f; }
+static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, sizeof d); return d; }
 #define __global__
 #define __device__
 #define __forceinline__ inline

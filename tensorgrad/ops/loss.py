@@ -1,11 +1,12 @@
 """Loss functions with PyTorch's signatures and semantics (``torch.nn.functional``).
 
-``cross_entropy`` is one fused, numerically stable op: its forward computes the log-softmax and
-the negative log-likelihood together, and its backward is the single expression
-``grad * (softmax(x) * sum(q) - q)`` where ``q`` holds the per-class weights of the target
-(one-hot times class weight, label smoothing, or probability targets). The backward is written
-with tensor ops, so second derivatives work. ``nll_loss`` is the same op without the softmax.
-The elementwise losses are compositions of differentiable tensor ops.
+``cross_entropy`` over class indices is one fused, numerically stable op (tensorgrad/fused/loss.py,
+kernels/loss.cu): its forward computes the log-softmax and the negative log-likelihood in one
+pass, and its backward is the single pass ``grad * (softmax(x) * sum(q) - q)`` where ``q`` holds
+the per-class weights of the target (one-hot times class weight, with label smoothing).
+``nll_loss`` is the same op without the softmax. Second derivatives compose tensor ops. Class
+probability targets are a composed op (the target gets a gradient too). The elementwise losses
+are compositions of differentiable tensor ops.
 
 ``reduction`` is ``'mean'`` (default), ``'sum'`` or ``'none'``. A weighted mean divides by the sum
 of the weights of the non-ignored targets, as PyTorch does.
@@ -18,6 +19,7 @@ import warnings
 import numpy as np
 
 from ..autograd.function import Op
+from ..fused import loss as fused_loss
 from ..backend import xp_of
 from ..tensor import Tensor
 from ._util import check_tensor
@@ -66,43 +68,131 @@ def _float_input(op, x, name="input"):
         raise RuntimeError(f"{op}(): expected a floating point {name}, got {_TNAMES[x._data.dtype.name]}")
 
 
-# ---------------------------------------------------------------- cross entropy / nll (one fused op)
-class _ClassLoss(Op):
-    """loss[pos] = -sum_c q[pos, c] * z[pos, c], z = log_softmax(x) (``softmax=True``) or x itself.
+# ---------------------------------------------------------------- cross entropy / nll over class indices
+def _rows(x, target):
+    """x as (N, C, S) and the target as (N, S): the row layout of the fused kernels."""
+    if x.ndim == 1:
+        return x.reshape(1, x.shape[0], 1), target.reshape(1, 1)
+    n, c = x.shape[:2]
+    s = x.size // (n * c) if n * c else math.prod(x.shape[2:])
+    return x.reshape(n, c, s), target.reshape(n, s)
 
-    Inputs: x, and (probability targets only) the float target tensor. ``q`` is built in
-    forward from the target; ``scale`` is 1/denominator for reduction='mean'.
+
+def _index_q(x, target, class_dim, weight, ignore_index, smoothing):
+    """q, the weight of each class in each position's loss, as an array of x's shape (double backward)."""
+    xp = xp_of(x)
+    n_cls = x.shape[class_dim]
+    shape = [1] * x.ndim
+    shape[class_dim] = n_cls
+    ok = (target != ignore_index) & (target >= 0) & (target < n_cls)
+    onehot = xp.expand_dims(xp.where(ok, target, 0), class_dim) == xp.arange(n_cls).reshape(shape)
+    q = onehot * x.dtype.type(1 - smoothing) + x.dtype.type(smoothing / n_cls)
+    if weight is not None:
+        q = q * weight.reshape(shape)
+    return (q * xp.expand_dims(ok, class_dim)).astype(x.dtype, copy=False)
+
+
+class _IndexClassLoss(Op):
+    """cross_entropy (``log_softmax=True``) or nll_loss of class indices: fused/loss.py's kernels.
+
+    The forward keeps, per position, the log-sum-exp and the sum of the target weights q; the
+    backward is _IndexClassLossGrad (one fused pass), whose own backward composes tensor ops.
+    ``scale`` is 1/(sum of the target weights) for reduction='mean', a 0-d array on x's device
+    (0 when every target is ignored: the loss is then NaN but the gradient 0, as in PyTorch).
     """
 
     save_inputs = (0,)
 
-    def __init__(self, class_dim, reduction, softmax, index_target, weight, ignore_index, smoothing):
-        self.class_dim, self.reduction, self.softmax = class_dim, reduction, softmax
-        self.index_target, self.weight, self.ignore_index = index_target, weight, ignore_index
-        self.smoothing = smoothing
+    def __init__(self, class_dim, reduction, log_softmax, weight, ignore_index, smoothing, target):
+        self.class_dim, self.reduction, self.log_softmax = class_dim, reduction, log_softmax
+        self.weight, self.ignore_index, self.smoothing = weight, ignore_index, smoothing
+        self.target = target.astype(np.int64, copy=False)
 
-    def _q_index(self, x, target):
+    def forward(self, x):
         xp = xp_of(x)
-        cd, n_cls = self.class_dim, x.shape[self.class_dim]
-        valid = target != self.ignore_index
-        safe = xp.where(valid, target, 0)
-        w = self.weight
-        shape = [1] * x.ndim
-        shape[cd] = n_cls
-        onehot = xp.expand_dims(safe, cd) == xp.arange(n_cls).reshape(shape)
-        validk = xp.expand_dims(valid, cd)
-        q = onehot.astype(x.dtype) * validk
-        wt = (w[safe] if w is not None else xp.ones(safe.shape, x.dtype)) * valid  # weight of each target
-        if w is not None:
-            q = q * w.reshape(shape)
-        eps = self.smoothing
-        if eps > 0:
-            wc = w.reshape(shape) if w is not None else x.dtype.type(1)
-            q = q * x.dtype.type(1 - eps) + validk * wc * x.dtype.type(eps / n_cls)
+        x3, t2 = _rows(x, self.target)
+        loss, wt, lse, sumq = fused_loss.class_loss_forward(x3, t2, self.weight, self.ignore_index,
+                                                            self.smoothing, self.log_softmax)
+        self.ctx_arrays = (lse, sumq)
+        self.scale = None
+        if self.reduction == "none":
+            return loss.reshape(self.target.shape).astype(x.dtype, copy=False)
+        total = loss.sum()
+        if self.reduction == "sum":
+            return xp.asarray(total, dtype=x.dtype)
         denom = wt.sum()
-        return q.astype(x.dtype, copy=False), denom
+        with np.errstate(invalid="ignore", divide="ignore"):  # on the device: no host sync on denom
+            self.scale = xp.where(denom != 0, 1 / denom, 0).astype(denom.dtype)
+            return xp.asarray(total / denom, dtype=x.dtype)
 
-    def _q_prob(self, x, t):
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return _IndexClassLossGrad(self)(x, grad)
+
+
+class _IndexClassLossGrad(Op):
+    """dx = g * (softmax(x) * sumq - q) in one fused pass (nll_loss: -g * q), from the loss op's
+    saved rows; g is the loss's gradient (per position for reduction='none')."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, loss_op):
+        self.loss_op = loss_op
+        self.lse, self.sumq = loss_op.saved_arrays
+
+    def forward(self, x, grad):
+        op = self.loss_op
+        x3, t2 = _rows(x, op.target)
+        g = grad.reshape(t2.shape) if op.reduction == "none" else grad
+        if op.scale is not None:
+            g = g * op.scale
+        dx = fused_loss.class_loss_backward(x3, t2, op.weight, self.lse, self.sumq, g, op.ignore_index,
+                                            op.smoothing, op.log_softmax)
+        return dx.reshape(x.shape)
+
+    def backward(self, gg):
+        """Second derivatives, composed: d(dx)/dx = g sumq (s gg - s <s, gg>); d(dx)/dg = <gg, s sumq - q>."""
+        op = self.loss_op
+        x, grad = self.saved_tensors
+        cd, dt = op.class_dim, x._data.dtype
+        shape = list(x._data.shape)
+        shape[cd] = 1
+        sumq = _const(self.sumq.reshape(shape).astype(dt, copy=False))
+        q = _const(_index_q(x._data, op.target, cd, op.weight, op.ignore_index, op.smoothing))
+        g = grad.unsqueeze(cd) if op.reduction == "none" else grad
+        if op.scale is not None:
+            g = g * _const(op.scale.astype(dt, copy=False))
+        nx, ng = self.needs_input_grad
+        if op.log_softmax:
+            from .reduce import softmax
+            s = softmax(x, cd)
+            gx = g * sumq * (s * gg - s * (s * gg).sum(cd, keepdim=True)) if nx else None
+            d = s * sumq - q
+        else:
+            gx, d = None, -q
+        gg_ = None
+        if ng:
+            if op.reduction == "none":
+                gg_ = (gg * d).sum(cd)
+            else:
+                gg_ = (gg * d).sum()
+                if op.scale is not None:
+                    gg_ = gg_ * _const(op.scale.astype(dt, copy=False))
+        return gx, gg_
+
+
+# ---------------------------------------------------------------- cross entropy over class probabilities
+class _ProbClassLoss(Op):
+    """loss[pos] = -sum_c q[pos, c] * log_softmax(x)[pos, c], q the (smoothed, weighted) target
+    probabilities. The backward is ``grad * (softmax(x) * sum(q) - q)``, written with tensor ops
+    (so second derivatives work, and the target gets a gradient too)."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, class_dim, reduction, weight, smoothing):
+        self.class_dim, self.reduction, self.weight, self.smoothing = class_dim, reduction, weight, smoothing
+
+    def _q(self, x, t):
         cd, n_cls = self.class_dim, x.shape[self.class_dim]
         eps = self.smoothing
         if eps > 0:
@@ -111,45 +201,30 @@ class _ClassLoss(Op):
             shape = [1] * x.ndim
             shape[cd] = n_cls
             t = t * self.weight.reshape(shape)
-        n_pos = x.size // n_cls if n_cls else 0
-        return t, n_pos
+        return t
 
     def forward(self, x, target):
         xp = xp_of(x)
         cd = self.class_dim
-        if self.softmax:
-            if x.size:
-                m = x.max(axis=cd, keepdims=True)
-                z = x - xp.where(xp.isinf(m), x.dtype.type(math.nan), m)
-                z = z - xp.log(xp.exp(z).sum(axis=cd, keepdims=True))
-            else:
-                z = x
+        if x.size:
+            m = x.max(axis=cd, keepdims=True)
+            z = x - xp.where(xp.isinf(m), x.dtype.type(math.nan), m)
+            z = z - xp.log(xp.exp(z).sum(axis=cd, keepdims=True))
         else:
             z = x
-        q, denom = self._q_index(x, target) if self.index_target else self._q_prob(x, target)
+        n_cls = x.shape[cd]
+        n_pos = x.size // n_cls if n_cls else 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            prod = q * z
-            if self.index_target:  # a gather, as in PyTorch: other classes' -inf log-probs give no nan
-                prod = xp.where(q == 0, x.dtype.type(0), prod)
-            loss = -prod.sum(axis=cd)
+            loss = -(self._q(x, target) * z).sum(axis=cd)
             if self.reduction == "none":
-                self.scale = None
                 return xp.asarray(loss, dtype=x.dtype)
             total = loss.sum()
             if self.reduction == "sum":
-                self.scale = None
                 return xp.asarray(total, dtype=x.dtype)
-            denom = x.dtype.type(denom)
-            # every target ignored: the loss is nan (0/0) but, as in PyTorch, the gradient is 0
-            self.scale = x.dtype.type(1) / denom if denom != 0 else x.dtype.type(0)
-            return xp.asarray(total / denom if denom != 0 else x.dtype.type(math.nan), dtype=x.dtype)
+            return xp.asarray(total / x.dtype.type(n_pos) if n_pos else x.dtype.type(math.nan), dtype=x.dtype)
 
     def _q_tensor(self, target):
-        """q as a tensor: a constant for index targets, a differentiable function of a prob target."""
         x = self.saved_tensors[0]
-        if self.index_target:
-            q, _ = self._q_index(x._data, target)
-            return _const(q)
         n_cls = x._data.shape[self.class_dim]
         eps = self.smoothing
         t = target
@@ -162,50 +237,30 @@ class _ClassLoss(Op):
         return t
 
     def backward(self, grad):
-        (x,) = self.saved_tensors[:1]
+        x, target = self.saved_tensors
         cd = self.class_dim
-        target = self.target_value()
         q = self._q_tensor(target)
         if self.reduction == "none":
             g = grad.unsqueeze(cd)
+        elif self.reduction == "mean":
+            n_pos = x._data.size // x._data.shape[cd] if x._data.shape[cd] else 0
+            g = grad / n_pos if n_pos else grad * 0
         else:
-            g = grad if self.scale is None else grad * self.scale
-        gx = None
-        if self.needs_input_grad[0]:
-            if self.softmax:
-                from .reduce import softmax
-                gx = g * (softmax(x, cd) * q.sum(cd, keepdim=True) - q)
-            else:
-                gx = -(g * q)
-        gt = None
-        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
+            g = grad
+        nx, nt = self.needs_input_grad
+        gx = gt = None
+        if nx:
+            from .reduce import softmax
+            gx = g * (softmax(x, cd) * q.sum(cd, keepdim=True) - q)
+        if nt:
             from .reduce import log_softmax
-            z = log_softmax(x, cd) if self.softmax else x
-            coef = 1 - self.smoothing
+            z = log_softmax(x, cd)
             if self.weight is not None:
                 shape = [1] * x._data.ndim
                 shape[cd] = x._data.shape[cd]
                 z = z * _const(self.weight.reshape(shape))
-            gt = -(g * z) * coef
-        return (gx, gt) if len(self.needs_input_grad) > 1 else (gx, None)
-
-
-class _IndexClassLoss(_ClassLoss):
-    """Class-index targets: the target array is a constant kept on the op (int, no grad)."""
-
-    def __call__(self, x, target):
-        self._target = target._data
-        return super().__call__(x, target)
-
-    def target_value(self):
-        return self._target
-
-
-class _ProbClassLoss(_ClassLoss):
-    save_inputs = (0, 1)
-
-    def target_value(self):
-        return self.saved_tensors[1]
+            gt = -(g * z) * (1 - self.smoothing)
+        return gx, gt
 
 
 def _check_target_dtype(op, target):
@@ -265,7 +320,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     cd, n_cls, w = _class_args("nll_loss", input, target, weight, ignore_index)
     _check_target_dtype("nll_loss", target)
     _check_index_target("nll_loss", input._data, target._data, cd, n_cls, ignore_index)
-    return _IndexClassLoss(cd, reduction, False, True, w, ignore_index, 0.0)(input, target)
+    return _IndexClassLoss(cd, reduction, False, w, ignore_index, 0.0, target._data)(input)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -288,14 +343,14 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         if t.dtype != x.dtype:
             raise RuntimeError(f"cross_entropy(): expected target of the input's dtype "
                                f"{_TNAMES[x.dtype.name]} for class probabilities, got {_TNAMES[t.dtype.name]}")
-        return _ProbClassLoss(cd, reduction, True, False, w, ignore_index, float(label_smoothing))(input, target)
+        return _ProbClassLoss(cd, reduction, w, float(label_smoothing))(input, target)
     if t.dtype.kind == "f":
         raise RuntimeError(f"cross_entropy(): a floating point target holds class probabilities and must "
                            f"have the input's shape {list(x.shape)}, got {list(t.shape)}; for class "
                            f"indices pass an int64 (Long) target")
     _check_target_dtype("cross_entropy", target)
     _check_index_target("cross_entropy", x, t, cd, n_cls, ignore_index)
-    return _IndexClassLoss(cd, reduction, True, True, w, ignore_index, float(label_smoothing))(input, target)
+    return _IndexClassLoss(cd, reduction, True, w, ignore_index, float(label_smoothing), target._data)(input)
 
 
 # ---------------------------------------------------------------- elementwise regression losses
