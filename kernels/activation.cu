@@ -1,4 +1,4 @@
-// Fused activations: GELU forward and backward, exact (erf) and tanh forms.
+// Fused activations: GELU forward and backward (exact (erf) and tanh forms), and bias + ReLU / GELU.
 // dtypes: float16 float32 float64
 //
 // Each kernel is one pass over contiguous arrays of n elements; the math matches the NumPy
@@ -50,5 +50,37 @@ extern "C" __global__ void gelu_tanh_backward(const scalar_t* __restrict__ x, co
         acc_t du = (acc_t)TG_SQRT_2_OVER_PI * ((acc_t)1 + (acc_t)(3 * TG_GELU_C) * v * v);
         acc_t d = (acc_t)0.5 * ((acc_t)1 + t) + (acc_t)0.5 * v * ((acc_t)1 - t * t) * du;
         dx[i] = tg_store(tg_load(g[i]) * d);
+    }
+}
+
+// Bias + activation in one pass: y = act(z + bias[c]) with c = (i / inner) % channels, the bias
+// broadcast over a (N, C, *) or (*, C) layout (inner = the product of the dims after C). The
+// backward is ReLU's mask of y, or gelu_*_backward above at z + bias (recomputed by the op, so
+// nothing but z is kept). NaN stays NaN, as torch.relu.
+extern "C" __global__ void bias_relu_forward(const scalar_t* __restrict__ z, const scalar_t* __restrict__ bias,
+                                             scalar_t* __restrict__ y, long long n, long long inner,
+                                             long long channels) {
+    TG_FOR_EACH(i, n) {
+        acc_t v = tg_load(z[i]) + tg_load(bias[(i / inner) % channels]);
+        y[i] = tg_store((v > 0 || v != v) ? v : (acc_t)0);
+    }
+}
+
+extern "C" __global__ void bias_gelu_erf_forward(const scalar_t* __restrict__ z, const scalar_t* __restrict__ bias,
+                                                 scalar_t* __restrict__ y, long long n, long long inner,
+                                                 long long channels) {
+    TG_FOR_EACH(i, n) {
+        acc_t v = tg_load(tg_store(tg_load(z[i]) + tg_load(bias[(i / inner) % channels])));  // z + b as stored
+        y[i] = tg_store(v * (acc_t)0.5 * tg_erfc(-v * (acc_t)TG_INV_SQRT2));
+    }
+}
+
+extern "C" __global__ void bias_gelu_tanh_forward(const scalar_t* __restrict__ z, const scalar_t* __restrict__ bias,
+                                                  scalar_t* __restrict__ y, long long n, long long inner,
+                                                  long long channels) {
+    TG_FOR_EACH(i, n) {
+        acc_t v = tg_load(tg_store(tg_load(z[i]) + tg_load(bias[(i / inner) % channels])));
+        acc_t t = tg_tanh((acc_t)TG_SQRT_2_OVER_PI * (v + (acc_t)TG_GELU_C * v * v * v));
+        y[i] = tg_store((acc_t)0.5 * v * ((acc_t)1 + t));
     }
 }

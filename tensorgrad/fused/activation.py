@@ -1,4 +1,4 @@
-"""Fused activations: GELU (exact and tanh forms) forward and backward, and erf/erfc.
+"""Fused activations: GELU (exact and tanh forms) forward and backward, bias + ReLU / GELU, erf/erfc.
 
 The NumPy references (``gelu_forward_ref``, ``gelu_backward_ref``) are the CPU path and the
 oracle in tests; kernels/activation.cu holds the CUDA twins. Callers use ``gelu_forward`` and
@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .. import backend
-from ..kernels import _DTYPE_MACROS, _launch_elementwise
+from ..kernels import _DTYPE_MACROS, _MAX_BLOCKS, _THREADS, _launch_elementwise, get_kernel
 
 # ---------------------------------------------------------------- NumPy references
 # erf / erfc in float64 from W. J. Cody, "Rational Chebyshev approximations for the error
@@ -237,3 +237,46 @@ def gelu_backward(x, grad, approximate: str = "none"):
     fn = "gelu_tanh_backward" if approximate == "tanh" else "gelu_erf_backward"
     grad = backend._cupy.broadcast_to(grad.astype(x.dtype, copy=False), x.shape)
     return _launch_elementwise("activation", fn, (x, grad), x.dtype)
+
+
+# ---------------------------------------------------------------- bias + activation
+BIAS_ACTIVATIONS = ("relu", "gelu")
+
+
+def _bias_shape(z, channel_dim):
+    shape = [1] * z.ndim
+    shape[channel_dim] = z.shape[channel_dim]
+    return shape
+
+
+def bias_act_forward_ref(z, bias, channel_dim: int, activation: str, approximate: str = "none"):
+    """act(z + bias) with the bias along `channel_dim`: the add rounded to z's dtype, then the
+    activation (relu, or gelu_forward_ref) of that sum, as the kernels do."""
+    h = z + bias.reshape(_bias_shape(z, channel_dim))
+    if activation == "relu":
+        return backend.xp_of(z).maximum(h, 0, out=h)  # NaN propagates, as torch.relu
+    return gelu_forward_ref(h, approximate)
+
+
+def bias_act_forward(z, bias, channel_dim: int, activation: str, approximate: str = "none"):
+    """act(z + bias) in one pass on CUDA (kernels/activation.cu bias_*_forward), the reference on the CPU."""
+    if activation not in BIAS_ACTIVATIONS:
+        raise ValueError(f"bias_act: activation must be one of {BIAS_ACTIVATIONS}, got {activation!r}")
+    _check_approximate(approximate)
+    if z.__class__ is np.ndarray or z.dtype.name not in _KERNEL_DTYPES:
+        return bias_act_forward_ref(z, bias, channel_dim, activation, approximate)
+    cp = backend._cupy
+    fn = "bias_relu_forward" if activation == "relu" else (
+        "bias_gelu_tanh_forward" if approximate == "tanh" else "bias_gelu_erf_forward")
+    with z.device:
+        z = cp.ascontiguousarray(z)
+        bias = cp.ascontiguousarray(bias, dtype=z.dtype)
+        y = cp.empty(z.shape, z.dtype)
+        n = y.size
+        if n:
+            channels = z.shape[channel_dim]
+            inner = int(np.prod(z.shape[channel_dim + 1:], dtype=np.int64))
+            k = get_kernel("activation", fn, z.dtype, z.device.id)
+            blocks = min((n + _THREADS - 1) // _THREADS, _MAX_BLOCKS)
+            k((blocks,), (_THREADS,), (z, bias, y, np.int64(n), np.int64(inner), np.int64(channels)))
+    return y

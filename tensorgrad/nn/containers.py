@@ -99,9 +99,48 @@ class Sequential(Module):
         return v
 
     def forward(self, input):
-        for module in self:
-            input = module(input)
+        modules = list(self._modules.values())
+        i = 0
+        while i < len(modules):
+            if i + 1 < len(modules):
+                fused = _bias_activation_pair(modules[i], modules[i + 1], input)
+                if fused is not None:
+                    input = fused
+                    i += 2
+                    continue
+            input = modules[i](input)
+            i += 1
         return input
+
+
+def _plain(module) -> bool:
+    """Called as its class defines it: no hooks, no forward replaced on the instance."""
+    return not module._forward_hooks and not module._forward_pre_hooks and "forward" not in module.__dict__
+
+
+def _bias_activation_pair(layer, act, x):
+    """A Linear or Conv2d with bias followed by ReLU or GELU, run as the layer without its bias and
+    one fused bias + activation op (ops/activation.py BiasActivation): the same values and
+    gradients as calling the two modules, one pass over the output fewer. None where the pair
+    does not qualify (hooks, subclasses, no bias, mismatched dtypes), and the caller runs them
+    one by one."""
+    from .activation import GELU, ReLU
+    from .conv import Conv2d
+    from .linear import Linear
+    from ..ops.activation import bias_activation
+    kind = type(layer)
+    if (kind is not Linear and kind is not Conv2d) or (type(act) is not ReLU and type(act) is not GELU):
+        return None
+    bias = layer.bias
+    if bias is None or not _plain(layer) or not _plain(act) or getattr(x, "dtype", None) != bias.dtype:
+        return None
+    z = layer._forward_without_bias(x)
+    if z.dtype != bias.dtype:
+        return None  # cannot happen for a valid layer call; keep the unfused path's semantics if it does
+    channel_dim = z.ndim - 1 if kind is Linear else z.ndim - 3
+    if type(act) is ReLU:
+        return bias_activation(z, bias, "relu", channel_dim)
+    return bias_activation(z, bias, "gelu", channel_dim, act.approximate)
 
 
 class ModuleList(Module):

@@ -129,6 +129,11 @@ class Conv2d(_ConvNd):
         return self._call(_conv.conv2d, input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                           self.groups)
 
+    def _forward_without_bias(self, input):
+        """The convolution alone: nn.Sequential adds the bias fused with the activation that follows."""
+        return self._call(_conv.conv2d, input, self.weight, None, self.stride, self.padding, self.dilation,
+                          self.groups)
+
 
 class ConvTranspose2d(_ConvNd):
     """Transposed 2-D convolution; weight (in, out/groups, kH, kW). ``forward(input, output_size=None)``:

@@ -37,12 +37,20 @@ class Linear(Module):
     def reset_parameters(self) -> None:
         init._default_weight_and_bias(self.weight, self.bias)
 
-    def forward(self, input):
+    def _check_input(self, input):
         shape = getattr(input, "shape", None)
         if shape is not None and (len(shape) == 0 or shape[-1] != self.in_features):
             raise RuntimeError(f"{self._get_name()}({self.extra_repr()}): expected input with last dimension "
                                f"{self.in_features}, got shape {list(shape)}")
+
+    def forward(self, input):
+        self._check_input(input)
         return linear(input, self.weight, self.bias)
+
+    def _forward_without_bias(self, input):
+        """input @ weight.T: nn.Sequential adds the bias fused with the activation that follows."""
+        self._check_input(input)
+        return linear(input, self.weight, None)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,4 +1,4 @@
-"""Activations: relu, leaky_relu, elu, gelu (fused kernel), silu, softplus.
+"""Activations: relu, leaky_relu, elu, gelu (fused kernel), silu, softplus; bias + relu/gelu (fused).
 
 Gradients at kinks follow PyTorch (relu'(0) = 0). GELU runs through the kernel
 registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
@@ -193,6 +193,42 @@ class Softplus(Op):
         (x,) = self.saved_tensors
         bx = x * self.beta if self.beta != 1 else x
         return Where()(_const(bx._data > self.threshold), grad, grad * sigmoid(bx))
+
+
+# ---------------------------------------------------------------- bias + activation (one fused op)
+class BiasActivation(Op):
+    """act(z + bias), bias along `channel_dim`, in one pass (fused/activation.py). What
+    nn.Sequential runs for a Linear or Conv2d followed by ReLU or GELU (see nn/containers.py)."""
+
+    def __init__(self, channel_dim, activation, approximate):
+        self.channel_dim, self.activation, self.approximate = channel_dim, activation, approximate
+        # relu's backward is a mask of the output; gelu's needs z + bias, recomputed from z and bias
+        self.save_output = activation == "relu"
+        self.save_inputs = () if activation == "relu" else (0, 1)
+
+    def forward(self, z, bias):
+        return fused_act.bias_act_forward(z, bias, self.channel_dim, self.activation, self.approximate)
+
+    def backward(self, grad):
+        if self.activation == "relu":
+            (y,) = self.saved_tensors
+            dz = MaskGrad()(grad, y)
+        else:
+            z, bias = self.saved_tensors
+            shape = [1] * z.ndim
+            shape[self.channel_dim] = -1
+            dz = GeluBackward(self.approximate)(z + bias.reshape(shape), grad)
+        dims = tuple(d for d in range(dz.ndim) if d != self.channel_dim)
+        db = (dz.sum(dims) if dims else dz) if self.needs_input_grad[1] else None
+        return dz, db
+
+
+def bias_activation(z, bias, activation, channel_dim=1, approximate="none"):
+    """activation(z + bias) as one fused op; bias is 1-D, of z's size along `channel_dim`."""
+    if bias._data.ndim != 1 or bias._data.shape[0] != z._data.shape[channel_dim]:
+        raise RuntimeError(f"bias_activation: bias of shape {list(bias._data.shape)} does not match dim "
+                           f"{channel_dim} of input {list(z._data.shape)}; it must be 1-D of that size")
+    return BiasActivation(channel_dim, activation, approximate)(z, bias)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
