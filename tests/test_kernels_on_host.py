@@ -29,7 +29,8 @@ CXX = shutil.which("g++") or shutil.which("clang++")
 pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler (g++ or clang++)")
 
 # what the kernels use of CUDA, for one host thread: blockIdx.x * blockDim.x + threadIdx.x = 0
-# and a stride blockDim.x * gridDim.x = 1 make TG_FOR_EACH visit every element in order
+# and a stride blockDim.x * gridDim.x = 1 make TG_FOR_EACH visit every element in order (and
+# blockIdx.y = 0, gridDim.y = 1 every parameter of a multi-tensor kernel)
 _PRELUDE = """
 #include <math.h>
 #include <string.h>
@@ -39,8 +40,8 @@ static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i
 #define __device__
 #define __forceinline__ inline
 #define __restrict__ __restrict
-struct tg_host_dim { long long x; };
-static const tg_host_dim blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+struct tg_host_dim { long long x, y; };
+static const tg_host_dim blockIdx = {0, 0}, threadIdx = {0, 0}, blockDim = {1, 1}, gridDim = {1, 1};
 """
 
 
@@ -65,12 +66,14 @@ def host_library(tmp_path_factory):
     return build
 
 
-def _call(lib, function, arrays, *ints, reals=(), flags=()):
-    """function(*arrays, *ints as long long, *reals as acc_t (the first array's math type), *flags as int)."""
+def _call(lib, function, arrays, *ints, reals=(), flags=(), acc=None):
+    """function(*arrays, *ints as long long, *reals as acc_t, *flags as int); acc_t is the math type
+    of `acc` (a dtype), by default of the first array's dtype."""
     fn = getattr(lib, function)
     fn.restype = None
+    acc = np.dtype(acc if acc is not None else arrays[0].dtype)
     fn.argtypes = ([ctypes.c_void_p] * len(arrays) + [ctypes.c_longlong] * len(ints)
-                   + [ctypes.c_double if arrays[0].dtype == np.float64 else ctypes.c_float] * len(reals)
+                   + [ctypes.c_double if acc == np.float64 else ctypes.c_float] * len(reals)
                    + [ctypes.c_int] * len(flags))
     for a in arrays:
         assert a.flags.c_contiguous
@@ -179,3 +182,48 @@ def test_adam_kernel_matches_the_reference(host_library, dtype, beta1, weight_de
     for name, a, b in zip(("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"), got, ref):
         np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-13, atol=1e-6 if dtype ==
                                    "float32" else 1e-14, err_msg=name)
+
+
+def _table(groups):
+    """The multi-tensor kernels' address table (int64, one row per parameter) and sizes."""
+    table = np.array([[a.ctypes.data for a in arrays] for arrays in groups], dtype=np.int64)
+    return table, np.array([arrays[0].size for arrays in groups], dtype=np.int64)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multi_tensor_sgd_kernel_updates_every_parameter(host_library, dtype):
+    lib = host_library("optim", dtype)
+    sizes = (300, 1, 0, 57)
+    params = [rand(n, dtype=dtype) for n in sizes]
+    grads = [rand(n, dtype=dtype) for n in sizes]
+    bufs = [rand(n, dtype=dtype) for n in sizes]
+    want = [(p.copy(), b.copy()) for p, b in zip(params, bufs)]
+    for (p, b), g in zip(want, grads):
+        optim_fused._sgd_ref(p, g, b, 0.1, 0.9, 0.2, 1e-2, False, False, False)
+    table, n = _table(list(zip(params, grads, bufs)))
+    _call(lib, "sgd_step_multi", [table, n], len(sizes), reals=(0.1, 0.9, 0.8, 1e-2), flags=(True, False, False, False),
+          acc=dtype)
+    for (p_r, b_r), p, b in zip(want, params, bufs):
+        np.testing.assert_allclose(p, p_r, **TOL[dtype])
+        np.testing.assert_allclose(b, b_r, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_multi_tensor_adam_kernel_updates_every_parameter(host_library, dtype):
+    lib = host_library("optim", dtype)
+    sizes = (200, 3, 64)
+    lr, beta1, beta2, eps, wd, step = 1e-2, 0.9, 0.999, 1e-8, 1e-2, 2
+    state = [[rand(n, dtype=dtype), rand(n, dtype=dtype), rand(n, dtype=dtype),
+              rand(n, dtype=dtype, low=0, high=1), rand(n, dtype=dtype, low=0, high=1)] for n in sizes]
+    step_size, bc2_sqrt = lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5
+    want = [[a.copy() for a in s] for s in state]
+    for p, g, m, v, vmax in want:
+        optim_fused._adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, wd, step_size, bc2_sqrt, True, False)
+    table, n = _table(state)
+    _call(lib, "adam_step_multi", [table, n], len(sizes),
+          reals=(1 - beta1, beta2, 1 - beta2, eps, wd, 1 - lr * wd, step_size, bc2_sqrt), flags=(True, True, False),
+          acc=dtype)
+    for got, ref in zip(state, want):
+        for a, b in zip(got, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-13,
+                                       atol=1e-6 if dtype == "float32" else 1e-14)

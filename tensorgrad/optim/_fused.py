@@ -1,9 +1,11 @@
-"""One optimizer update of one parameter, fused: NumPy references and their CUDA twins.
+"""Optimizer updates, fused: NumPy references and their CUDA twins.
 
 torch.optim's single-tensor SGD and Adam/AdamW math, step by step. On the CPU the references run
-as a few in-place NumPy passes; on CUDA one kernel of kernels/optim.cu does the whole update of a
-parameter in one pass (one launch per parameter instead of one per elementwise operation).
-The optimizers (sgd.py, adam.py) keep the state and the step count and call these per parameter.
+as a few in-place NumPy passes per parameter; on CUDA one kernel of kernels/optim.cu does the
+whole update of a parameter in one pass, and ``*_update_many`` updates all the parameters that
+share a device, dtype and step in one launch (a table of their addresses goes to the device in
+one copy; no copy comes back). The optimizers (sgd.py, adam.py) keep the state and the step
+count and call ``*_update_many`` once per parameter group.
 
 Arrays: the parameter `p`, its gradient `g` and the state buffers, all of p's shape and dtype;
 the buffers and `p` are updated in place.
@@ -59,14 +61,22 @@ def _on_gpu(p) -> bool:
     return p.__class__ is not np.ndarray and p.dtype.name in kernels.kernel_dtypes("optim")
 
 
-def _launch(function: str, arrays, scalars):
+def _kernel_arrays(function: str, arrays):
+    """The arrays as the kernels take them: the gradient C-contiguous in p's shape (a copy where it
+    is not: it is only read), the rest C-contiguous already (updated in place: no copy can stand in)."""
     p, g = arrays[0], arrays[1]
-    if not g.flags.c_contiguous or g.shape != p.shape:  # the gradient is only read: a C-order copy does
+    if not g.flags.c_contiguous or g.shape != p.shape:
         g = backend.xp_of(g).ascontiguousarray(backend.broadcast_to(g, p.shape))
     arrays = (p, g) + tuple(arrays[2:])
-    if any(not a.flags.c_contiguous for a in arrays):  # updated in place: no copy can stand in
+    if any(not a.flags.c_contiguous for a in arrays):
         raise ValueError(f"optim.{function}: parameters and optimizer state must be C-contiguous on CUDA, got "
                          f"strides {[a.strides for a in arrays]} for shape {p.shape}")
+    return arrays
+
+
+def _launch(function: str, arrays, scalars):
+    arrays = _kernel_arrays(function, arrays)
+    p = arrays[0]
     n = p.size
     if n == 0:
         return
@@ -105,3 +115,75 @@ def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, dec
     _launch("adam_step", (p, g, m, v, v if vmax is None else vmax),
             (f(1 - beta1), f(beta2), f(1 - beta2), f(eps), f(weight_decay), f(1 - lr * weight_decay),
              f(step_size), f(bc2_sqrt), i4(decoupled), i4(vmax is not None), i4(maximize)))
+
+
+_MULTI_BLOCKS_X = 1024  # blocks per parameter at most; the grid-stride loop covers the rest
+
+
+def _launch_multi(function: str, items, scalars):
+    """One launch of kernels/optim.cu `function` over many parameters: `items` are tuples of
+    arrays (p, g, state...) on one device and of one dtype."""
+    items = [_kernel_arrays(function, arrays) for arrays in items]
+    p0 = items[0][0]
+    cp = backend.cupy()
+    table = np.array([[a.data.ptr for a in arrays] for arrays in items], dtype=np.int64).reshape(-1)
+    sizes = np.array([arrays[0].size for arrays in items], dtype=np.int64)
+    if not sizes.any():
+        return
+    with p0.device:
+        meta = cp.asarray(np.concatenate([table, sizes]))  # host to device, asynchronous: no sync
+        k = kernels.get_kernel("optim", function, p0.dtype, p0.device.id)
+        bx = int(min((sizes.max() + _THREADS - 1) // _THREADS, _MULTI_BLOCKS_X))
+        by = min(len(items), 65535)
+        k((bx, by), (_THREADS,), (meta[:table.size], meta[table.size:], np.int64(len(items)), *scalars))
+
+
+def _batches(updates, key):
+    """GPU updates grouped by key(update) (device and dtype included), and the CPU ones."""
+    groups, cpu = {}, []
+    for u in updates:
+        p = u[0]
+        if _on_gpu(p):
+            groups.setdefault((p.device.id, p.dtype.str) + key(u), []).append(u)
+        else:
+            cpu.append(u)
+    return groups, cpu
+
+
+def sgd_update_many(updates, lr, momentum, dampening, weight_decay, nesterov, maximize) -> None:
+    """sgd_update for every (p, g, buf, first) in `updates`: one launch per device, dtype and
+    `first` on CUDA."""
+    groups, cpu = _batches(updates, lambda u: (u[3], u[2] is None))
+    for p, g, buf, first in cpu:
+        _sgd_ref(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize)
+    for group in groups.values():
+        if len(group) == 1:
+            p, g, buf, first = group[0]
+            sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize)
+            continue
+        p, _, buf, first = group[0]
+        f, i4 = _acc(p), np.int32
+        _launch_multi("sgd_step_multi", [(q, g, q if b is None else b) for q, g, b, _ in group],
+                      (f(lr), f(momentum), f(1 - dampening), f(weight_decay), i4(buf is not None), i4(first),
+                       i4(nesterov), i4(maximize)))
+
+
+def adam_update_many(updates, lr, beta1, beta2, eps, weight_decay, decoupled, maximize) -> None:
+    """adam_update for every (p, g, m, v, vmax, step) in `updates`: one launch per device, dtype
+    and step on CUDA."""
+    groups, cpu = _batches(updates, lambda u: (u[5], u[4] is None))
+    for p, g, m, v, vmax, step in cpu:
+        adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize)
+    for group in groups.values():
+        if len(group) == 1:
+            p, g, m, v, vmax, step = group[0]
+            adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, decoupled, maximize)
+            continue
+        p, _, _, _, vmax, step = group[0]
+        step_size = lr / (1 - beta1 ** step)
+        bc2_sqrt = (1 - beta2 ** step) ** 0.5
+        f, i4 = _acc(p), np.int32
+        _launch_multi("adam_step_multi", [(q, g, m, v, v if vm is None else vm) for q, g, m, v, vm, _ in group],
+                      (f(1 - beta1), f(beta2), f(1 - beta2), f(eps), f(weight_decay), f(1 - lr * weight_decay),
+                       f(step_size), f(bc2_sqrt), i4(decoupled), i4(vmax is not None), i4(maximize)))
+

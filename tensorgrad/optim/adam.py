@@ -1,7 +1,7 @@
 """Adam (with amsgrad, bias correction) and AdamW (decoupled weight decay), as torch.optim."""
 from __future__ import annotations
 
-from ._fused import adam_update
+from ._fused import adam_update_many
 from .optimizer import Optimizer, _bump, _incr_step, _step_tensor, _step_wrapper, _zeros_like
 
 
@@ -37,6 +37,7 @@ class Adam(Optimizer):
             lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad, maximize = group["weight_decay"], group["amsgrad"], group["maximize"]
             decoupled = group["decoupled_weight_decay"]
+            updates = []
             for p, g in self._params_with_grad(group):
                 state = self.state[p]
                 if len(state) == 0:
@@ -47,14 +48,14 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = _zeros_like(p)
                 step = _incr_step(state["step"])
                 vmax = state["max_exp_avg_sq"] if amsgrad else None
-                adam_update(p._data, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
-                            None if vmax is None else vmax._data, lr, beta1, beta2, eps, wd, step, decoupled,
-                            maximize)
+                updates.append((p._data, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                                None if vmax is None else vmax._data, step))
                 if vmax is not None:
                     _bump(vmax)
                 _bump(state["exp_avg"])
                 _bump(state["exp_avg_sq"])
                 _bump(p)
+            adam_update_many(updates, lr, beta1, beta2, eps, wd, decoupled, maximize)
 
 
 class AdamW(Adam):

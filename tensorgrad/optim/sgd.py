@@ -1,7 +1,7 @@
 """Stochastic gradient descent (optionally with momentum, dampening, Nesterov), as torch.optim.SGD."""
 from __future__ import annotations
 
-from ._fused import sgd_update
+from ._fused import sgd_update_many
 from .optimizer import Optimizer, _bump, _step_wrapper, _zeros_like
 
 
@@ -32,6 +32,7 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+            updates = []
             for p, g in self._params_with_grad(group):
                 buf, first = None, False
                 if momentum != 0:
@@ -42,6 +43,6 @@ class SGD(Optimizer):
                         buf = state["momentum_buffer"] = _zeros_like(p)
                     else:
                         _bump(buf)
-                sgd_update(p._data, g, None if buf is None else buf._data, lr, momentum, dampening, wd,
-                           first, nesterov, maximize)
+                updates.append((p._data, g, None if buf is None else buf._data, first))
                 _bump(p)
+            sgd_update_many(updates, lr, momentum, dampening, wd, nesterov, maximize)
