@@ -27,7 +27,7 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
 from . import autograd, cuda  # noqa: E402
-from . import nn, optim, utils, datasets, transforms  # noqa: E402
+from . import nn, optim, utils, datasets, transforms, profiler  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"

@@ -226,6 +226,9 @@ def _sum_grads(grads):
     return total
 
 
+_backward_observer: list = [None]  # the tensorgrad.profiler.profile timing backward calls, if any
+
+
 def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                  capture=None, accumulate=True):
     """Backpropagate from `roots` (tensors) seeded with `grad_roots` (tensors).
@@ -257,6 +260,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     state = grad_mode._state
     prev_mode = state.enabled
     state.enabled = create_graph
+    prof = _backward_observer[0]
     try:
         while heap:
             _, node = heapq.heappop(heap)
@@ -302,12 +306,16 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     f"operation recorded for autograd after the view was taken; tensorgrad does not "
                     f"rebase views onto the new graph (PyTorch does), so its gradient would be wrong. "
                     f"Take the view after the in-place op, or use the out-of-place op.")
+            if prof is not None:
+                event = prof._begin(node.name(), "backward", grads)
             if create_graph or len(grads) > 1:
                 in_grads = _call_backward(node, grads, create_graph)
             else:
                 in_grads = node.backward(grads[0])
                 if in_grads.__class__ is not tuple:
                     in_grads = (in_grads,)
+            if prof is not None:
+                prof._end(event)
             if len(in_grads) != len(node.next_functions):
                 raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, expected "
                                    f"{len(node.next_functions)} (one per input)")
