@@ -364,9 +364,14 @@ class Generator:
     CPU: a NumPy Generator (PCG64); CUDA: a CuPy RandomState (cuRAND) made on the generator's device.
     Pass it as ``generator=`` to rand/randn/randint/randperm/normal, Tensor.uniform_/normal_, nn.init
     and the data utilities: draws from it leave the global generators' streams untouched.
+
+    Beside the seed it keeps a Philox offset for the counter-based draws (dropout masks, made
+    by the same Philox4x32-10 on every device, see tensorgrad/fused/dropout.py): philox_draw()
+    hands out (seed, offset) and moves the offset past the counters used, as PyTorch's CUDA
+    generators do, so the same seed gives the same masks on the CPU and on CUDA.
     """
 
-    __slots__ = ("_device", "_seed", "_impl")
+    __slots__ = ("_device", "_seed", "_impl", "_philox_offset")
 
     def __init__(self, device="cpu"):
         # a bare 'cuda' gets the current index; without CUDA this raises, saying why CUDA is unusable
@@ -392,6 +397,24 @@ class Generator:
                 else:
                     self._impl.seed(seed)
         self._seed = seed
+        self._philox_offset = 0  # a new seed starts the counter-based stream afresh
+
+    def philox_draw(self, n_counters: int) -> tuple[int, int]:
+        """(seed, offset) for a Philox draw of `n_counters` counters; the next draw starts after them.
+
+        A caller evaluates Philox at counters (k, offset) for k < n_counters under key seed, so
+        successive draws never reuse a counter. Nothing runs on the device: safe to call while
+        kernels are in flight."""
+        n = int(n_counters)
+        if n < 0:
+            raise ValueError(f"Generator.philox_draw(): n_counters must be >= 0, got {n}")
+        offset = self._philox_offset
+        self._philox_offset = (offset + n) & _UINT64
+        return self._seed, offset
+
+    def philox_offset(self) -> int:
+        """Where the next Philox draw starts (0 after manual_seed / seed)."""
+        return self._philox_offset
 
     def manual_seed(self, seed) -> "Generator":
         """Seed the generator; returns self, so ``Generator().manual_seed(0)`` can be passed directly."""
@@ -421,7 +444,8 @@ class Generator:
         import json
         import zlib
         from .tensor import Tensor
-        body = json.dumps({"seed": self._seed, "bit_generator": self._impl.bit_generator.state},
+        body = json.dumps({"seed": self._seed, "bit_generator": self._impl.bit_generator.state,
+                           "philox_offset": self._philox_offset},
                           sort_keys=True, separators=(",", ":")).encode()
         data = _STATE_MAGIC + zlib.crc32(body).to_bytes(4, "little") + body
         return Tensor._make(np.frombuffer(data, dtype=np.uint8).copy(), None, 0, None)
@@ -436,7 +460,7 @@ class Generator:
                    else type(new_state).__name__)
             raise TypeError(f"Generator.set_state(): expected a 1-D uint8 Tensor returned by "
                             f"Generator.get_state() or tensorgrad.get_rng_state(), got {got}")
-        self._seed, self._impl = _decode_state(to_device(new_state._data, CPU).tobytes())
+        self._seed, self._impl, self._philox_offset = _decode_state(to_device(new_state._data, CPU).tobytes())
         return self
 
     def clone_state(self) -> "Generator":
@@ -446,7 +470,8 @@ class Generator:
 
 
 def _decode_state(data: bytes):
-    """(seed, NumPy Generator at the saved state) from get_state()'s bytes, or a RuntimeError saying why not."""
+    """(seed, NumPy Generator at the saved state, Philox offset) from get_state()'s bytes, or a
+    RuntimeError saying why not. States saved before the offset existed load with offset 0."""
     import json
     import zlib
 
@@ -464,14 +489,18 @@ def _decode_state(data: bytes):
     try:
         payload = json.loads(body)
         seed, state = payload["seed"], payload["bit_generator"]
-        if (state["bit_generator"] != "PCG64" or not isinstance(seed, int) or isinstance(seed, bool)
-                or not 0 <= seed <= _UINT64):
-            raise ValueError(f"bit generator {state['bit_generator']!r}, seed {seed!r}")
+        offset = payload.get("philox_offset", 0)
+        if (state["bit_generator"] != "PCG64" or not _is_uint64(seed) or not _is_uint64(offset)):
+            raise ValueError(f"bit generator {state['bit_generator']!r}, seed {seed!r}, philox_offset {offset!r}")
         rng = np.random.Generator(np.random.PCG64())
         rng.bit_generator.state = state  # NumPy validates the fields
     except (ValueError, TypeError, KeyError) as e:
         raise bad(f"unreadable payload: {e}") from None
-    return seed, rng
+    return seed, rng, offset
+
+
+def _is_uint64(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= _UINT64
 
 
 default_generator = Generator("cpu")
@@ -516,6 +545,12 @@ def default_generator_for(device: Device) -> Generator:
         g._reseed(_nondeterministic_seed() if s is None else (s + device.index) & _UINT64)
         _cuda_defaults[device.index] = g
     return g
+
+
+def philox_draw(device: Device, n_counters: int) -> tuple[int, int]:
+    """(seed, offset) from `device`'s default generator for a Philox draw of n_counters counters
+    (dropout): a host-side bookkeeping step, no device work and no synchronization."""
+    return default_generator_for(device).philox_draw(n_counters)
 
 
 def generator_for(device: Device):

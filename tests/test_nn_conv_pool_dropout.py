@@ -313,12 +313,14 @@ def test_dropout_float16(device):
     np.testing.assert_array_equal(to_np(x.grad), v)
 
 
-def test_dropout_backward_uses_saved_mask(device):
-    x = tg.tensor(rand(30, 40), device=device, requires_grad=True)
+def test_dropout_backward_reuses_the_same_mask(device):
+    x = tg.tensor(rand(30, 40, low=0.5, high=2.0), device=device, requires_grad=True)
     y = dropout(x, 0.3)
-    (mask,) = y.grad_fn.ctx_arrays
-    mask = mask if isinstance(mask, np.ndarray) else mask.get()  # CuPy -> NumPy
-    assert set(np.unique(mask).tolist()) <= {0.0, 1 / 0.7}
+    if device == "cuda":
+        assert y.grad_fn.ctx_arrays is None  # no mask kept: the backward redraws it from (seed, offset)
+    else:  # one bit per entry kept: Philox in NumPy costs more than the bits
+        assert y.grad_fn.ctx_arrays[0].nbytes == (30 * 40 + 7) // 8
+    mask = np.where(to_np(y) != 0, 1 / 0.7, 0.0)  # x (float64) has no zeros
     np.testing.assert_array_equal(to_np(y), to_np(x) * mask)
     g = rand(30, 40)
     (gx,) = tg.autograd.grad(y, x, tg.tensor(g, device=device), create_graph=True)

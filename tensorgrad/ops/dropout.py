@@ -1,36 +1,46 @@
 """Dropout (torch.nn.functional forms): dropout, dropout2d.
 
-The keep mask is drawn with tensorgrad's per-device generator (so ``tg.manual_seed``
-makes it reproducible), scaled by 1/(1-p) and kept in ``ctx_arrays``; the output is
-input * mask and the backward multiplies the gradient by the same mask, as a product with
-a constant tensor, so it is itself differentiable. dropout2d draws one mask value per
-(sample, channel) and broadcasts it over the spatial dims.
+The keep mask is never stored. Each call takes (seed, offset) from the input device's default
+generator (Generator.philox_draw, so ``tg.manual_seed`` makes it reproducible, and the same seed
+gives the same mask on the CPU and on CUDA) and fused.dropout regenerates the mask from them with
+Philox4x32-10 wherever it is needed: the forward is input * keep / (1-p), and the backward is
+the same map on the gradient, i.e. the same op again, so it is itself differentiable to any
+order. dropout2d draws one mask entry per (sample, channel), covering the `inner` = H*W
+elements of that channel.
 """
 from __future__ import annotations
 
 import warnings
 
 from ..autograd.function import Op
-from ..backend import random_uniform, xp_of
-from ..tensor import Tensor
+from ..backend import philox_draw
+from ..fused.dropout import dropout_apply_bits, dropout_forward, keep_threshold, philox_counters
 from ._util import check_tensor
 
 
-def _const(arr) -> Tensor:
-    return Tensor._make(arr, None, 0, None)
-
-
 class Dropout(Op):
-    """input * mask, the mask (already scaled by 1/(1-p), broadcastable to the input) in ctx_arrays."""
+    """x * keep * scale, keep drawn by Philox at (seed, offset): one mask entry per `inner` elements.
 
-    def __init__(self, mask):
-        self.ctx_arrays = (mask,)
+    On CUDA only the five integers and floats are kept for backward, not a mask the size of the
+    input; on the CPU also the mask packed to one bit per entry (fused/dropout.py says why)."""
+
+    def __init__(self, seed: int, offset: int, threshold: int, scale: float, inner: int, keep_bits=None):
+        self.seed, self.offset, self.threshold, self.scale, self.inner = seed, offset, threshold, scale, inner
+        self.keep_bits = keep_bits
 
     def forward(self, x):
-        return x * self.ctx_arrays[0]
+        if self.keep_bits is not None:
+            return dropout_apply_bits(x, self.keep_bits, x.size // self.inner, self.scale, self.inner)
+        y, bits = dropout_forward(x, self.seed, self.offset, self.threshold, self.scale, self.inner)
+        if bits is not None:
+            self.ctx_arrays = (bits,)
+        return y
 
     def backward(self, grad):
-        return grad * _const(self.saved_arrays[0])
+        # d(x * keep * scale)/dx = keep * scale: the same mask applied to grad, by the same op
+        saved = self.saved_arrays
+        return Dropout(self.seed, self.offset, self.threshold, self.scale, self.inner,
+                       saved[0] if saved else None)(grad)
 
 
 def _check_p(p) -> None:
@@ -38,31 +48,29 @@ def _check_p(p) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _mask(input, shape, p):
-    """A mask of `shape` in the input's dtype and device: 1/(1-p) with probability 1-p, else 0."""
-    x = input._data
-    if p == 1:
-        return xp_of(x).zeros_like(x, shape=shape)
-    u = random_uniform(input.device, shape, x.dtype)
-    return (u < (1.0 - p)).astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-
-
-def _apply(op, input, p, training, inplace, mask_shape):
+def _apply(op, input, p, training, inplace, inner):
     if not training or p == 0 or input._data.size == 0:
         return input
     if input._data.dtype.kind != "f":
         raise RuntimeError(f"{op}: result type Float can't be cast to the desired output type "
                            f"{input.dtype}; dropout needs a floating point input, convert with .float()")
+    if p == 1:  # everything dropped: no draw, the generator's stream is left as it is
+        seed = offset = 0
+        threshold, scale = 0, 0.0
+    else:
+        threshold, scale = keep_threshold(p), 1.0 / (1.0 - p)
+        seed, offset = philox_draw(input.device, philox_counters(input._data.size // inner))
+    node = Dropout(seed, offset, threshold, scale, inner)
     if inplace:
-        return input._inplace(lambda t: Dropout(_mask(t, mask_shape, p))(t))
-    return Dropout(_mask(input, mask_shape, p))(input)
+        return input._inplace(node)
+    return node(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zeroes each element with probability p and scales the rest by 1/(1-p) (when `training`)."""
     _check_p(p)
     check_tensor("dropout", input, "input")
-    return _apply("dropout", input, p, training, inplace, input._data.shape)
+    return _apply("dropout", input, p, training, inplace, 1)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -85,12 +93,13 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
         if nd < 2:
             raise RuntimeError(f"dropout2d: Feature dropout requires at least 2 dimensions in the input, got "
                                f"input of size {list(shape)}")
-        mask_shape = shape[:2] + (1,) * (nd - 2)
-    elif nd == 3:
-        mask_shape = (shape[0], 1, 1)
+        lead = 2  # one draw per (dim 0, dim 1) pair, as torch
     else:
-        mask_shape = (shape[0], shape[1], 1, 1)
-    return _apply("dropout2d", input, p, training, inplace, mask_shape)
+        lead = nd - 2  # (C, H, W): per channel; (N, C, H, W): per (sample, channel)
+    inner = 1
+    for d in shape[lead:]:  # the mask entry covers the trailing dims
+        inner *= d
+    return _apply("dropout2d", input, p, training, inplace, inner)
 
 
 __all__ = ["dropout", "dropout2d"]
