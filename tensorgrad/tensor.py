@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend, dtypes
+from . import backend, device_checks, dtypes
 from .autograd import grad_mode
 from .autograd.engine import run_backward
 
@@ -325,6 +325,7 @@ class Tensor:
         """The NumPy array itself (shared memory); CPU tensors only."""
         if self._data.__class__ is not np.ndarray:
             if force:
+                device_checks.flush()
                 return self._data.get()
             raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() "
                             f"to copy the tensor to host memory first.")
@@ -337,11 +338,16 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar; "
                                f"item() needs exactly one element")
+        if self._data.__class__ is not np.ndarray:
+            device_checks.flush()  # this read synchronizes anyway: raise what earlier ops deferred
         return self._data.item()
 
     def tolist(self):
         d = self._data
-        return (d if d.__class__ is np.ndarray else d.get()).tolist()
+        if d.__class__ is np.ndarray:
+            return d.tolist()
+        device_checks.flush()
+        return d.get().tolist()
 
     def __array__(self, dtype=None, copy=None):
         if self._data.__class__ is not np.ndarray:
@@ -360,6 +366,8 @@ class Tensor:
     # ------------------------------------------------------------------ Python protocol
     def __repr__(self):
         from ._format import format_tensor
+        if self._data.__class__ is not np.ndarray:
+            device_checks.flush()
         return format_tensor(self)
 
     def __len__(self):
@@ -376,6 +384,8 @@ class Tensor:
         if self._data.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with {self._data.size} values is ambiguous; "
                                f"use .any() or .all()")
+        if self._data.__class__ is not np.ndarray:
+            device_checks.flush()
         return bool(self._data.item())
 
     def __float__(self):
@@ -387,6 +397,8 @@ class Tensor:
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
+        if self._data.__class__ is not np.ndarray:
+            device_checks.flush()
         return int(self._data.item())
 
     def __complex__(self):

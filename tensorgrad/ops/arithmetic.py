@@ -13,7 +13,7 @@ import builtins
 
 import numpy as np
 
-from .. import dtypes
+from .. import device_checks, dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -83,9 +83,12 @@ class Neg(Op):
 
 
 def _check_int_divisor(op: str, b) -> None:
-    if b.dtype.kind != "f" and (b == 0).any():
-        raise RuntimeError(f"{op}: integer division by zero (ZeroDivisionError); integer tensors have no "
-                           f"inf/nan to return, divide in floating point instead")
+    """On CUDA the check is deferred (device_checks): the quotient's entries for a zero divisor
+    are garbage until it raises, nothing worse (an integer division by zero does not trap there)."""
+    if b.dtype.kind != "f":
+        device_checks.check(b == 0, lambda: RuntimeError(
+            f"{op}: integer division by zero (ZeroDivisionError); integer tensors have no inf/nan to "
+            f"return, divide in floating point instead"), f"{op}()")
 
 
 class DivMode(Op):
@@ -218,7 +221,7 @@ def _int_pow(a, b):
     """Integer power as PyTorch defines it: a ** -n is 1 for a == 1, ±1 for a == -1, else 0."""
     xp = _xp(a, b)
     neg = b < 0
-    if not neg.any():
+    if xp is np and not neg.any():  # the common case; on CUDA asking would synchronize: no branch
         return xp.power(a, b)
     t = b.dtype.type
     out = xp.power(a, xp.where(neg, t(0), b))

@@ -1,7 +1,7 @@
 """Conversions: dtype casts and device transfers (the only ops that cross devices)."""
 from __future__ import annotations
 
-from .. import backend, dtypes
+from .. import backend, device_checks, dtypes
 from ..autograd.function import Op
 from ..tensor import Tensor
 
@@ -27,6 +27,8 @@ class ToDevice(Op):
 
     def forward(self, x):
         self.source = backend.device_of(x)
+        if self.device.type == "cpu" and self.source.type != "cpu":
+            device_checks.flush()  # the copy to the host synchronizes anyway
         return backend.to_device(x, self.device, copy=self.copy, non_blocking=self.non_blocking)
 
     def backward(self, grad):

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import device_checks
 from ..autograd.function import Op, check_same_device
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -141,11 +142,20 @@ class ScatterAdd(IndexPut):
 # ---------------------------------------------------------------- index normalization
 def _check_bounds(a, n: int, dim: int, op: str, err=IndexError, negative=True):
     """`a` as int64 with negatives wrapped, after checking every entry is in range for size n."""
+    if not a.size:
+        return a.astype(np.int64, copy=False)
     bad = (a < (-n if negative else 0)) | (a >= n)
-    if a.size and bad.any():
-        raise err(f"{op}index {int(a[bad][0])} is out of bounds for dimension {dim} with size {n}")
+    on_host = a.__class__ is np.ndarray
+    if on_host or n == 0:  # n == 0: every entry is out of bounds, no need to look
+        if bad.any():
+            raise err(f"{op}index {int(a[bad][0])} is out of bounds for dimension {dim} with size {n}")
+    else:  # CUDA: deferred, the indices clamped meanwhile so that no gather or scatter leaves the array
+        device_checks.check_value(bad, a, lambda v: err(
+            f"{op}index {v} is out of bounds for dimension {dim} with size {n}"), op.rstrip(": ") or "indexing")
     if negative:
         a = xp_of(a).where(a < 0, a + n, a)
+    if not on_host:
+        a = device_checks.clamp_index(a, n)
     return a.astype(np.int64, copy=False)
 
 
@@ -684,6 +694,14 @@ def one_hot(tensor, num_classes=-1):
         if num_classes <= 0:
             raise RuntimeError("one_hot(): can not infer total number of classes from empty tensor; pass "
                                "num_classes")
+    elif num_classes != -1 and x.__class__ is not np.ndarray:
+        # CUDA with num_classes given: deferred (an out-of-range class gets an all-zero row meanwhile);
+        # num_classes=-1 has to read the maximum, a synchronization, as in PyTorch
+        lo, hi = x.min(), x.max()
+        nc = int(num_classes)
+        device_checks.check((lo < 0) | (hi >= nc), lambda: RuntimeError(
+            f"one_hot(): class values must be non-negative, got {int(lo)}" if int(lo) < 0 else
+            f"one_hot(): class values must be smaller than num_classes ({nc}), got {int(hi)}"), "one_hot()")
     else:
         lo, hi = int(x.min()), int(x.max())
         if lo < 0:

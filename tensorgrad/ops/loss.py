@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from .. import device_checks
 from ..autograd.function import Op
 from ..fused import loss as fused_loss
 from ..backend import xp_of
@@ -305,12 +306,12 @@ def _check_index_target(op, x, t, cd, n_cls, ignore_index):
         want = (x.shape[0],) + x.shape[2:]
         if t.shape != want:
             raise RuntimeError(f"{op}(): Expected target size {list(want)}, got {list(t.shape)}")
+    # on CUDA checked at the next read of a value (no sync here); the fused op meanwhile gives such
+    # a position a NaN loss and no gradient, and reads no memory out of bounds
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
-    if bool(bad.any()):
-        v = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} "
-                         f"(or ignore_index={ignore_index}); input shape {list(x.shape)}, target shape "
-                         f"{list(t.shape)}")
+    device_checks.check_value(bad, t, lambda v: IndexError(
+        f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} (or ignore_index="
+        f"{ignore_index}); input shape {list(x.shape)}, target shape {list(t.shape)}"), f"{op}()")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -432,8 +433,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     check_tensor("binary_cross_entropy", target, "target")
     _same_size("binary_cross_entropy", input, target)
     xa = input._data
-    if bool(((xa < 0) | (xa > 1)).any()):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    device_checks.check((xa < 0) | (xa > 1), lambda: RuntimeError("all elements of input should be between 0 and 1"),
+                        "binary_cross_entropy()")
     from .elementwise import log
     with np.errstate(divide="ignore"):
         lx = log(input).clamp(min=-100)

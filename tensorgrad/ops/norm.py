@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import device_checks
 from ..autograd import grad_mode
 from ..autograd.function import Op, check_same_device
 from ..tensor import Tensor
@@ -191,10 +192,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             if padding_idx < -num:
                 raise AssertionError("Padding_idx must be within num_embeddings")
             padding_idx = num + padding_idx
-    if idx.size and (bool((idx < 0).any()) or bool((idx >= num).any())):
-        bad = idx[(idx < 0) | (idx >= num)].reshape(-1)[0]
-        raise IndexError(f"index out of range in self: index {int(bad)} for an embedding table of "
-                         f"{num} rows")
+    if idx.size:
+        on_device = idx.__class__ is not np.ndarray
+        if on_device and num == 0:  # every index is out of range, and there is no row to clamp to
+            raise IndexError(f"index out of range in self: index {int(idx.reshape(-1)[0])} for an "
+                             f"embedding table of 0 rows")
+        # on CUDA deferred (no synchronization), the indices clamped meanwhile to stay in the table
+        device_checks.check_value((idx < 0) | (idx >= num), idx, lambda v: IndexError(
+            f"index out of range in self: index {v} for an embedding table of {num} rows"), "embedding()")
+        if on_device:
+            idx = device_checks.clamp_index(idx, num)
     return Embedding(idx.astype(np.int64, copy=False), padding_idx)(weight)
 
 

@@ -145,7 +145,9 @@ class Prod(Op):
         if not dims:
             return grad
         grad = _keep(grad, shape, dims, self.keepdim)
-        if not (x._data == 0).any():
+        # y / x is cheaper but 0 / 0 at zeros; asking whether there are any would synchronize on
+        # CUDA, so there the product of the others (exact either way) is always used
+        if x._data.__class__ is np.ndarray and not (x._data == 0).any():
             return grad * _keep(y, shape, dims, self.keepdim) / x
         # with zeros, result / x is 0 / 0: use the product of the other elements instead
         if len(dims) == 1:
@@ -187,9 +189,10 @@ class _ProdOthers(Op):
         m_c = (zc == 2) & zm
         g_zero = (grad * _const(zm.astype(dt))).sum(d, keepdim=True)
         terms = ((grad / nz).sum(d, keepdim=True) - grad / nz) * _const(m_a.astype(dt))
-        if m_b.any():
+        on_host = xa.__class__ is np.ndarray  # on CUDA both terms are always added: no branch on data
+        if not on_host or m_b.any():
             terms = terms + g_zero * _const(m_b.astype(dt))
-        if m_c.any():
+        if not on_host or m_c.any():
             terms = terms + (g_zero - grad) * _const(m_c.astype(dt))
         return ratio * terms
 
