@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ..autograd.function import Op
 from ..backend import column_budget, row_windows, sliding_view, xp_of
+from ..fused import im2col as fused_im2col
 from ._util import check_tensor
 
 
@@ -58,7 +59,10 @@ def _pad(x, pads, value=0.0):
 def _im2col(x, g: Geometry, pad_value=0.0):
     """x (N, C, H, W) -> columns (groups, C/groups*kh*kw, N*OH*OW): the padded windows, copied out.
     Batch and positions share the last axis, so the product with the weight is one GEMM per group
-    (NumPy's matmul leaves BLAS when an operand is broadcast over a batch axis: 10x slower)."""
+    (NumPy's matmul leaves BLAS when an operand is broadcast over a batch axis: 10x slower).
+    This NumPy code is the reference of the one-launch CUDA gather that CuPy arrays take."""
+    if fused_im2col.use_kernel(x):
+        return fused_im2col.im2col(x, g, pad_value)
     n, c = x.shape[:2]
     win = _windows(_pad(x, g.pads, pad_value), g).transpose(1, 2, 3, 0, 4, 5)  # (C, kh, kw, N, OH, OW) view
     return xp_of(x).ascontiguousarray(win).reshape(g.groups, c // g.groups * g.kh * g.kw, n * g.oh * g.ow)
@@ -66,7 +70,10 @@ def _im2col(x, g: Geometry, pad_value=0.0):
 
 def _col2im(cols, g: Geometry, shape, out=None):
     """The adjoint of _im2col: columns back to `shape` (N, C, H, W), overlapping windows summed.
-    `out`, if given, is a C-contiguous array of `shape` that receives the result."""
+    `out`, if given, is a C-contiguous array of `shape` that receives the result. The reference of
+    the one-launch CUDA gather (fused/im2col.py) that CuPy arrays take: no atomics, deterministic."""
+    if fused_im2col.use_kernel(cols):
+        return fused_im2col.col2im(cols, g, shape, out)
     n, c, h, w = shape
     t, b, l, r = g.pads
     xp = xp_of(cols)
