@@ -119,7 +119,7 @@ def test_reductions_keep_the_denominator_on_the_device_side():
 
 @pytest.mark.cuda
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-@pytest.mark.parametrize("n,c,s,weighted,eps,log_softmax", CASES + [(4, 1500, 1, None, 0.1, True)])
+@pytest.mark.parametrize("n,c,s,weighted,eps,log_softmax", CASES + [(5, 1500, 1, None, 0.1, True)])
 def test_cuda_kernels_match_the_reference(device, dtype, n, c, s, weighted, eps, log_softmax):
     if device != "cuda":
         pytest.skip("CUDA kernels: the cpu case is the reference itself")
@@ -137,4 +137,10 @@ def test_cuda_kernels_match_the_reference(device, dtype, n, c, s, weighted, eps,
     dx = FL.class_loss_backward(cp.asarray(x), cp.asarray(t), None if w is None else cp.asarray(w), got[2], got[3],
                                 cp.asarray(g), -100, eps, log_softmax)
     want = FL.class_loss_backward_ref(x, t, w, ref[2], ref[3], g, -100, eps, log_softmax)
+    np.testing.assert_allclose(dx.get().astype(np.float64), want.astype(np.float64), **tol)
+    # one g for every row (reduction 'mean' or 'sum'): a 0-d array
+    g0 = np.asarray(0.37, dtype=g.dtype)
+    dx = FL.class_loss_backward(cp.asarray(x), cp.asarray(t), None if w is None else cp.asarray(w), got[2], got[3],
+                                cp.asarray(g0), -100, eps, log_softmax)
+    want = FL.class_loss_backward_ref(x, t, w, ref[2], ref[3], g0, -100, eps, log_softmax)
     np.testing.assert_allclose(dx.get().astype(np.float64), want.astype(np.float64), **tol)

@@ -136,9 +136,12 @@ def class_loss_backward(x3, target, weight, lse, sumq, g, ignore_index: int, eps
         x3 = cp.ascontiguousarray(x3)
         target = cp.ascontiguousarray(target, dtype=np.int64)
         w = x3[:0, 0, 0] if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
+        # one g per row, or one for all (reduction 'mean'/'sum'); read off before the copy, since
+        # ascontiguousarray turns a 0-d array into shape (1,)
+        g_stride = 1 if g.ndim else 0
         g = cp.ascontiguousarray(g, dtype=acc_dtype(x3.dtype))
         dx = cp.empty(x3.shape, x3.dtype)
     if dx.size:
         _launch("class_loss_backward", dx.size, (x3, target, w, lse, sumq, g, dx),
-                (dx.size, c, s, ignore_index, 1 if g.ndim else 0), eps, weight is not None, log_softmax, x3)
+                (dx.size, c, s, ignore_index, g_stride), eps, weight is not None, log_softmax, x3)
     return dx
