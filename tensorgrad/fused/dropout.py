@@ -172,9 +172,10 @@ def dropout_apply(x, seed: int, offset: int, threshold: int, scale: float, inner
     if x.__class__ is np.ndarray:
         return dropout_apply_ref(x, seed, offset, threshold, scale, inner)
     cp = backend._cupy
+    shape = x.shape  # ascontiguousarray makes a 0-d array 1-d
     with x.device:
         x = cp.ascontiguousarray(x)  # the kernel indexes flat memory
-        y = cp.empty(x.shape, x.dtype)
+        y = cp.empty(shape, x.dtype)
         if x.size:
             n_mask = x.size // inner
             work = philox_counters(n_mask) * inner  # one thread per (counter, inner position)
