@@ -148,6 +148,21 @@ def xp_of(arr):
     return np if arr.__class__ is np.ndarray else _cupy
 
 
+def is_view_of(arr, src) -> bool:
+    """Whether `arr`, the result of a view op on `src`, aliases `src`'s memory (not a fresh copy).
+
+    NumPy sets ``base`` on every view (slicing, reshape, as_strided, ndarray(buffer=)). CuPy
+    leaves ``base`` None on arrays built from a memory pointer, which is how its as_strided
+    makes its views, so there the allocation behind the two memory pointers is compared: views
+    keep their source's allocation (``.data.mem``), copies get a new one."""
+    if arr.base is not None:
+        return True
+    if arr.__class__ is np.ndarray or src.__class__ is np.ndarray:
+        return False
+    mem = getattr(getattr(arr, "data", None), "mem", None)  # NumPy scalars: a memoryview, no .mem
+    return mem is not None and mem is getattr(getattr(src, "data", None), "mem", None)
+
+
 def sliding_view(arr, shape, strides):
     """A read-only strided view of `arr` (windows, im2col): CuPy's as_strided has no `writeable`."""
     if arr.__class__ is np.ndarray:

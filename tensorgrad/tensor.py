@@ -42,7 +42,7 @@ class Tensor:
         t._grad = None
         t._hooks = None
         t._accum = None
-        if view_of is not None and data.base is not None:
+        if view_of is not None and (data.base is not None or backend.is_view_of(data, view_of._data)):
             t._vc = view_of._vc
             t._base = view_of._base if view_of._base is not None else view_of
         else:

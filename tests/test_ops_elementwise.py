@@ -223,6 +223,11 @@ def test_binary_matches_torch(name, dtype, device):
     check_torch(fn, [_input((4, 1), da, dtype), _input((1, 3), db, dtype)], device)
 
 
+def _mask_on_device_of(m, a, b):
+    """where's condition on its operands' device: a CPU mask with CUDA operands raises (in PyTorch too)."""
+    return m.tensor([True, False, True]).to((a if isinstance(a, m.Tensor) else b).device)
+
+
 # (fn(m, a, b)) for the promotion matrix; some raise in PyTorch, and must raise the same way here
 PROMOTION_OPS = {
     "add": lambda m, a, b: m.add(a, b),
@@ -237,7 +242,7 @@ PROMOTION_OPS = {
     "pow": lambda m, a, b: m.pow(a, b),
     "maximum": lambda m, a, b: m.maximum(a, b),
     "minimum": lambda m, a, b: m.minimum(a, b),
-    "where": lambda m, a, b: m.where(m.tensor([True, False, True]), a, b),
+    "where": lambda m, a, b: m.where(_mask_on_device_of(m, a, b), a, b),
     "clamp_min": lambda m, a, b: m.clamp(a, min=b),
     "clamp_max": lambda m, a, b: m.clamp(a, max=b),
     "lerp": lambda m, a, b: m.lerp(a, b, 0.25),
@@ -291,6 +296,33 @@ def test_signs_and_integer_semantics(name, dtype, device):
     agrees_with_torch(INT_SEMANTICS[name], [a, b], device)
 
 
+class _ArrayModuleNotNumpy:
+    """NumPy under another name: ops then take the path they take for CuPy (no data-dependent
+    branch), which this machine can run on NumPy arrays."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8])
+def test_integer_pow_device_path_matches_torch(dtype, monkeypatch):
+    """Integer pow as CUDA runs it: every dtype, negative exponents included, without reading the data
+    (a uint8 exponent once built NumPy's uint8(-1), which NumPy 2 and CuPy refuse)."""
+    from tensorgrad.ops import arithmetic
+    signed = np.dtype(dtype).kind == "i"
+    a = np.array([[2, -2, 1, -1, 0, 3, 5]], dtype=dtype).repeat(2, 0) if signed else \
+        np.array([[2, 1, 0, 3, 5, 7, 255]], dtype=dtype).repeat(2, 0)
+    b = np.array([[3, 2, -3, -3, 2, -1, 0], [1, -2, 4, -2, -1, 3, 1]], dtype=dtype) if signed else \
+        np.array([[3, 2, 7, 0, 1, 2, 1], [1, 2, 4, 9, 0, 3, 2]], dtype=dtype)
+    monkeypatch.setattr(arithmetic, "_xp", lambda x, y: _ArrayModuleNotNumpy())
+    for x in (a, dtype(2)):  # tensor ** tensor, and a scalar base (2 ** t)
+        got = arithmetic._int_pow(x, b)
+        want = torch.pow(torch.tensor(x) if isinstance(x, np.ndarray) else int(x), torch.tensor(b)).numpy()
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.usefixtures("eager_checks")  # on CUDA the check raises at the call, not at the next read
 @pytest.mark.parametrize("op", ["floor_divide", "remainder", "fmod", "div_trunc"])
 def test_integer_division_by_zero_raises(op, device):
     a = to_tg(np.array([1, 2, 3]), device)
@@ -302,6 +334,7 @@ def test_integer_division_by_zero_raises(op, device):
         fn(torch, torch.tensor([1, 2, 3]), torch.tensor([1, 0, 1]))
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_float_division_by_zero_matches_torch(device):
     a = np.array([-3.5, 3.5, 0.0], dtype=np.float32)
     b = np.zeros(3, dtype=np.float32)

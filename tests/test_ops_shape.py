@@ -1,11 +1,14 @@
 """Shape ops: gradchecks, PyTorch oracle, view/aliasing semantics, and error behaviour."""
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 
 import tensorgrad as tg
-from oracle import check_grad, check_torch, needs_torch, noncontig, rand, to_tg, torch
+from tensorgrad import backend
+from oracle import check_grad, check_torch, needs_torch, rand, to_tg, torch
 
 # ---------------------------------------------------------------- float64 gradcheck + gradgradcheck
 # x.mT / permute / narrow inside a lambda make the op's input non-contiguous (expand: stride 0).
@@ -171,11 +174,15 @@ def test_dtypes_match_torch(fn, arrays, device):
     lambda m, x: x.contiguous(),
 ])
 def test_noncontiguous_storage_matches_torch(fn, device):
-    a = noncontig(rand(2, 3, 2))
-    x = to_tg(a, device, requires_grad=False)
-    assert not x.is_contiguous()
+    # the values at every other element of a buffer, sliced on the device: tg.tensor() (the CUDA
+    # path of to_tg) copies a strided NumPy array into contiguous memory, as torch.tensor() does
+    buf = np.stack([rand(2, 3, 2), rand(2, 3, 2)], -1)
+    x = to_tg(buf, device, requires_grad=False)[..., 0]
+    p = torch.tensor(buf)[..., 0]
+    assert not x.is_contiguous() and not p.is_contiguous()
+    assert x.stride() == p.stride()
     outs = fn(tg, x)
-    refs = fn(torch, torch.tensor(a))
+    refs = fn(torch, p)
     for o, r in zip(outs if isinstance(outs, tuple) else [outs], refs if isinstance(refs, tuple) else [refs]):
         np.testing.assert_array_equal(o.cpu().numpy(), r.numpy())
 
@@ -222,6 +229,31 @@ def test_view_aliases_base_and_shares_version(name, device):
     v.add_(1)  # a write to the view shows in the base
     assert float(x.sum()) == total + v.numel()
     assert x._version == 2
+
+
+class _DeviceArrayStandIn:
+    """Just enough of a CuPy array for view detection: CuPy's as_strided (reshape/view of a
+    non-contiguous tensor) builds its view from a memory pointer, leaving ``base`` None; the
+    allocation behind the pointer (``data.mem``) is what a view shares with its source."""
+
+    def __init__(self, mem):
+        self.base = None
+        self.data = types.SimpleNamespace(mem=mem)
+
+
+def test_view_without_base_shares_version_when_it_shares_the_allocation():
+    alloc = object()
+    src = _DeviceArrayStandIn(alloc)
+    assert backend.is_view_of(_DeviceArrayStandIn(alloc), src)
+    assert not backend.is_view_of(_DeviceArrayStandIn(object()), src)
+    base = tg.Tensor._make(src, None, 0, None)
+    view = tg.Tensor._make(_DeviceArrayStandIn(alloc), None, 0, None, view_of=base)
+    assert view._vc is base._vc and view._base is base
+    copy = tg.Tensor._make(_DeviceArrayStandIn(object()), None, 0, None, view_of=base)
+    assert copy._vc is not base._vc and copy._base is None
+    a = np.arange(6.0)  # NumPy: `base` decides, as before
+    assert backend.is_view_of(np.lib.stride_tricks.as_strided(a, (2, 2), (16, 8)), a)
+    assert not backend.is_view_of(a.copy(), a) and not backend.is_view_of(np.float64(1.0), a)
 
 
 def test_views_of_views_share_one_counter(device):

@@ -220,10 +220,17 @@ negative = neg
 def _int_pow(a, b):
     """Integer power as PyTorch defines it: a ** -n is 1 for a == 1, ±1 for a == -1, else 0."""
     xp = _xp(a, b)
-    neg = b < 0
-    if xp is np and not neg.any():  # the common case; on CUDA asking would synchronize: no branch
+    if b.dtype.kind != "i":  # unsigned exponents are never negative (and -1 has no uint8 scalar)
         return xp.power(a, b)
+    if xp is np and not (b < 0).any():  # the common case; on CUDA asking would synchronize: no branch
+        return xp.power(a, b)
+    return _int_pow_signed(xp, a, b)
+
+
+def _int_pow_signed(xp, a, b):
+    """_int_pow for a signed integer dtype without reading the data (no branch, no sync on CUDA)."""
     t = b.dtype.type
+    neg = b < 0
     out = xp.power(a, xp.where(neg, t(0), b))
     special = xp.where(a == 1, t(1), xp.where(a == -1, xp.where((b & 1) != 0, t(-1), t(1)), t(0)))
     return xp.where(neg, special, out)

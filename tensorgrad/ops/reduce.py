@@ -382,9 +382,15 @@ class Var(Op):
         fn = x.std if self.sqrt else x.var
         if self.n - self.correction > 0:
             return fn(axis=self.dims, ddof=self.correction, keepdims=self.keepdim)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):  # 0/0 -> nan, x/0 -> inf: as PyTorch
+        # No degrees of freedom: PyTorch divides the sum of squares by max(0, n - correction) = 0,
+        # giving inf (nan where the sum is 0). NumPy's var does too, but CuPy's multiplies by a
+        # factor it sets to nan there (nan everywhere), so divide by 0 here, alike on every device.
+        xp = xp_of(x)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return fn(axis=self.dims, ddof=self.correction, keepdims=self.keepdim)
+            ss = xp.square(x - x.mean(axis=self.dims, keepdims=True)).sum(axis=self.dims, keepdims=self.keepdim)
+            v = xp.true_divide(ss, x.dtype.type(0))
+            return xp.sqrt(v) if self.sqrt else v
 
     def backward(self, grad):
         saved = self.saved_tensors
