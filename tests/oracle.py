@@ -120,3 +120,12 @@ def check_torch(fn, arrays, device="cpu", grad_inputs=None, rtol=1e-5, atol=1e-6
         np.testing.assert_allclose(to_np(gt), gp.numpy(), rtol=rtol, atol=atol, err_msg=f"gradient of input {i}",
                                    equal_nan=True)
     return out_t
+
+
+def on_device(t, device) -> bool:
+    """Whether tensor `t` lives on `device` ('cpu' or 'cuda'). As in PyTorch, a tensor made with
+    device='cuda' is on 'cuda:N' (N the current device), which is not equal to tg.device('cuda')."""
+    want = tg.device(device)
+    if want.type == "cuda" and want.index is None:
+        want = tg.device("cuda", tg.cuda.current_device())
+    return t.device == want

@@ -64,11 +64,12 @@ def test_command_writes_table_json_and_plot(tmp_path, capsys):
                 "--width", "32", "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")])
     text = capsys.readouterr().out
     saved = json.loads((tmp_path / "r.json").read_text())
-    assert len(saved["rows"]) == 4 and saved["machine"]["numpy"] == np.__version__
+    per_device = 2 if tg.cuda.is_available() else 1  # --devices auto adds the GPU's rows
+    assert len(saved["rows"]) == 4 * per_device and saved["machine"]["numpy"] == np.__version__
     if not tg.cuda.is_available():
         assert "no GPU found:" in text and saved["machine"]["gpu_unavailable_reason"]
     for r in out["rows"]:
-        assert f"{r['workload']:<16}{r['batch']:>6} cpu" in text
+        assert f"{r['workload']:<16}{r['batch']:>6} {r['device']}" in text
     if any(m["framework"] == "torch" for m in saved["measurements"]):
         assert all(r["ratio_to_torch"] > 0 for r in saved["rows"])
     try:

@@ -79,8 +79,14 @@ SCHEDULES = [
 ]
 
 
+def _name(v):  # stable across processes (pytest-xdist compares the ids its workers collect)
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(str(_name(x)) for x in v) + "]"
+    return getattr(v, "__name__", v)
+
+
 def _sid(c):
-    return c[0] + "-" + "-".join(f"{k}={getattr(v, '__name__', v)}" for k, v in c[1].items())
+    return c[0] + "-" + "-".join(f"{k}={_name(v)}" for k, v in c[1].items())
 
 
 @needs_torch

@@ -14,7 +14,8 @@ from tensorgrad.nn import conv as tconv
 from tensorgrad.nn import dropout as tdrop
 from tensorgrad.nn import pooling as tpool
 from tensorgrad.ops.dropout import dropout, dropout2d
-from oracle import check_grad, needs_torch, rand, to_np, torch
+from oracle import on_device, check_grad, needs_torch, rand, to_np, torch
+
 
 if torch is not None:
     tnn = torch.nn
@@ -81,7 +82,7 @@ _CONV_CASES = [
 @pytest.mark.parametrize("name,args,kwargs,in_shape", _CONV_CASES)
 def test_conv_modules_match_torch(device, dtype, tol, name, args, kwargs, in_shape):
     m, tm = _pair_of(name, args, kwargs, dtype, device)
-    assert m.weight.dtype == _DT[dtype][0] and m.weight.device == tg.device(device)
+    assert m.weight.dtype == _DT[dtype][0] and on_device(m.weight, device)
     assert repr(m) == repr(tm)
     _compare(m, tm, rand(*in_shape, dtype=dtype), dtype, tol, device)
 

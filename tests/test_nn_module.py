@@ -12,7 +12,8 @@ import pytest
 import tensorgrad as tg
 import tensorgrad.nn as nn
 import tensorgrad.nn.functional as F
-from oracle import check_grad, needs_torch, rand, to_np, torch
+from oracle import on_device, check_grad, needs_torch, rand, to_np, torch
+
 
 if torch is not None:
     tnn = torch.nn
@@ -319,12 +320,12 @@ def test_to_device(device):
     w = m.body[0].weight
     m.to(device)
     assert m.body[0].weight is w
-    assert all(p.device == tg.device(device) for p in m.parameters())
-    assert all(b.device == tg.device(device) for b in m.buffers())
+    assert all(on_device(p, device) for p in m.parameters())
+    assert all(on_device(b, device) for b in m.buffers())
     x = tg.randn(2, 4, device=device)
     ya, _ = m(x)
     ya.sum().backward()
-    assert w.grad.device == tg.device(device)
+    assert on_device(w.grad, device)
     m.cpu()
     assert w.device == tg.device("cpu") and w.grad.device == tg.device("cpu")
 
@@ -473,7 +474,7 @@ def test_linear_matches_torch(device, dtype, tol, bias, in_shape):
     tdt = {np.float32: tg.float32, np.float64: tg.float64}[dtype]
     m = nn.Linear(4, 3, bias=bias, dtype=tdt, device=device)
     tm = tnn.Linear(4, 3, bias=bias, dtype=getattr(torch, np.dtype(dtype).name))
-    assert m.weight.dtype == tdt and m.weight.device == tg.device(device)
+    assert m.weight.dtype == tdt and on_device(m.weight, device)
     with torch.no_grad():
         tm.weight.copy_(torch.from_numpy(to_np(m.weight)))
         if bias:

@@ -228,6 +228,7 @@ def test_getitem_errors(index, err, msg):
         x[index]
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_getitem_tensor_index_errors(device):
     x = to_tg(rand(3, 4), device)
     with pytest.raises(IndexError, match="must be long, int, byte or bool tensors"):
@@ -309,6 +310,7 @@ def test_setitem_on_leaf_requiring_grad_raises_and_leaves_it_unchanged(device):
     assert x.detach().cpu().numpy()[0] == 1.0
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_setitem_errors_do_not_modify(device):
     y = to_tg(rand(3, 4), device, False)
     before = y.cpu().numpy().copy()
@@ -400,6 +402,7 @@ def test_gather_gradcheck(case, device):
     (np.zeros((4, 5), dtype=np.int64), RuntimeError, "no larger than self"),
     (np.array([[0.0]]), RuntimeError, "expected dtype int64 or int32"),
 ])
+@pytest.mark.usefixtures("eager_checks")
 def test_gather_errors(index, err, msg, device):
     x = to_tg(rand(3, 4), device)
     with pytest.raises(err, match=msg):
@@ -470,6 +473,7 @@ def test_scatter_matches_torch(dtype, device):
                 [rand(2, 4, dtype=dtype), idx([0, 0], [3, 1])], device)
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_scatter_gradcheck_and_errors(device):
     check_grad(lambda x, s, i: tg.scatter(x, 1, i, s), [rand(2, 3), rand(2, 2), idx([2, 0], [1, 2])], device)
     check_grad(lambda x, i: tg.scatter(x, 0, i, 3.0), [rand(3, 2), idx([[2, 0]])], device)
@@ -509,6 +513,7 @@ def test_index_select_gradcheck(case, device):
     grad_noncontig(lambda x, i: tg.index_select(x, dim, i), rand(*shape), [index], device)
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_index_select_errors(device):
     x = to_tg(rand(3, 4), device)
     with pytest.raises(IndexError, match="index -1 is out of bounds for dimension 0 with size 3"):
@@ -545,6 +550,7 @@ def test_take_along_dim_gradcheck(case, device):
     grad_noncontig(lambda x, i: tg.take_along_dim(x, i, dim), rand(*shape), [index], device)
 
 
+@pytest.mark.usefixtures("eager_checks")
 def test_take_along_dim_errors(device):
     x = to_tg(rand(3, 4), device)
     with pytest.raises(RuntimeError, match="expected dtype int64"):
@@ -719,6 +725,7 @@ def test_one_hot_matches_torch(a, n, device):
     (idx(0, 1, dtype=np.int32), 3, "int64"),
     (np.zeros(0, dtype=np.int64), -1, "can not infer total number of classes"),
 ])
+@pytest.mark.usefixtures("eager_checks")
 def test_one_hot_errors(a, n, msg, device):
     with pytest.raises(RuntimeError, match=msg):
         tg.one_hot(to_tg(a, device), n)

@@ -37,7 +37,11 @@ def wheel(tmp_path_factory):
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)]
     if HAVE_HATCHLING:
         cmd.insert(4, "--no-build-isolation")
-    _run(cmd)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if r.returncode and not HAVE_HATCHLING and re.search(r"NewConnectionError|No matching distribution", r.stderr):
+        # pip had to fetch the build backend, on a machine with no package index (the GPU image)
+        pytest.skip("building the wheel needs hatchling: not installed here and no package index reachable")
+    assert r.returncode == 0, f"{' '.join(cmd)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
     (whl,) = out.glob("*.whl")
     return whl
 

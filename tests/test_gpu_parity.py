@@ -1,0 +1,163 @@
+"""CPU/GPU parity of whole training steps: the MNIST CNN, an MLP and an LSTM classifier built the
+same way on both devices from the same parameters and batches must give the same loss, gradients
+and, after a few optimizer steps, the same parameters (float32 tolerance). The per-op tests check
+each op; these check that the GPU paths compose (fused kernels, deferred checks, optimizer kernels)
+into the same training as the CPU's. Skipped without a GPU."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+import tensorgrad.nn as nn
+import tensorgrad.nn.functional as F
+
+pytestmark = pytest.mark.skipif(tg.cuda.unavailable_reason() is not None,
+                                reason=f"needs a CUDA GPU: {tg.cuda.unavailable_reason()}")
+
+
+class MnistCNN(nn.Module):  # examples/mnist_cnn.py's network
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = nn.Dropout(0.25)
+        self.dropout2 = nn.Dropout(0.5)
+        self.fc1 = nn.Linear(9216, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv2(x))
+        x = F.max_pool2d(x, 2)
+        x = self.dropout1(x)
+        x = tg.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        x = self.dropout2(x)
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+class LSTMClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(28, 64, batch_first=True)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.head(out[:, -1])
+
+
+def _mlp():
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.GELU(), nn.Linear(128, 10))
+
+
+def _pair(make):
+    """The same model on the CPU and on CUDA, with equal parameters."""
+    tg.manual_seed(0)
+    cpu = make()
+    gpu = make()
+    gpu.load_state_dict(cpu.state_dict())
+    return cpu, gpu.to("cuda")
+
+
+def _diffs(cpu, gpu, what):
+    """{name: max |cpu - gpu| / (max |cpu| + 1e-6)} over parameters or their gradients."""
+    out = {}
+    for (name, a), (_, b) in zip(cpu.named_parameters(), gpu.named_parameters()):
+        x, y = (a.grad, b.grad) if what == "grad" else (a, b)
+        assert (x is None) == (y is None), f"{name}: grad on one device only"
+        if x is None:
+            continue
+        x, y = x.detach().numpy().astype(np.float64), y.detach().cpu().numpy().astype(np.float64)
+        out[name] = float(np.abs(x - y).max() / (np.abs(x).max() + 1e-6))
+    return out
+
+
+def _assert_close(diffs, tol, what):
+    bad = {k: v for k, v in diffs.items() if not v <= tol}
+    assert not bad, f"{what} differ between CPU and CUDA beyond {tol} (relative): " + \
+        ", ".join(f"{k} {v:.2e}" for k, v in sorted(diffs.items()))
+
+
+def _batch(shape, classes=10, seed=1):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.integers(0, classes, shape[0])
+    return x, y
+
+
+CASES = {
+    "mnist_cnn": (MnistCNN, (32, 1, 28, 28)),
+    "mlp": (_mlp, (32, 784)),
+    "lstm": (LSTMClassifier, (16, 28, 28)),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("loss_kind", ["nll", "cross_entropy_smoothed"])
+def test_one_step_gradients_match(name, loss_kind):
+    make, shape = CASES[name]
+    cpu, gpu = _pair(make)
+    cpu.eval(), gpu.eval()  # dropout off: every other op must agree
+    x, y = _batch(shape)
+    losses = []
+    for model, dev in ((cpu, "cpu"), (gpu, "cuda")):
+        out = model(tg.tensor(x, device=dev))
+        t = tg.tensor(y, device=dev)
+        if loss_kind == "nll":
+            loss = F.nll_loss(F.log_softmax(out, dim=1) if name != "mnist_cnn" else out, t)
+        else:
+            loss = F.cross_entropy(out, t, label_smoothing=0.1)
+        loss.backward()
+        losses.append(loss.item())
+    assert abs(losses[0] - losses[1]) <= 1e-4 * max(1.0, abs(losses[0])), losses
+    _assert_close(_diffs(cpu, gpu, "grad"), 2e-4, "gradients")
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("opt", ["adam", "sgd_nesterov", "adamw"])
+def test_training_steps_match(name, opt):
+    make, shape = CASES[name]
+    cpu, gpu = _pair(make)
+    cpu.eval(), gpu.eval()
+    opts = []
+    for model in (cpu, gpu):
+        if opt == "adam":
+            o = tg.optim.Adam(model.parameters(), lr=1e-3)
+        elif opt == "adamw":
+            o = tg.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
+        else:
+            o = tg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
+        sched = tg.optim.lr_scheduler.OneCycleLR(o, max_lr=3e-3 if opt != "sgd_nesterov" else 0.05, total_steps=10)
+        opts.append((o, sched))
+    for step in range(5):
+        x, y = _batch(shape, seed=step)
+        for model, (o, sched), dev in ((cpu, opts[0], "cpu"), (gpu, opts[1], "cuda")):
+            o.zero_grad()
+            F.cross_entropy(model(tg.tensor(x, device=dev)), tg.tensor(y, device=dev)).backward()
+            o.step()
+            sched.step()
+    _assert_close(_diffs(cpu, gpu, "param"), 1e-3, f"parameters after 5 {opt} steps")
+
+
+def test_dropout_masks_agree_between_devices():
+    """The same seed draws the same Philox mask on both devices, forward and backward."""
+    x = np.random.default_rng(0).standard_normal((64, 32, 12, 12)).astype(np.float32)
+    grads, outs = [], []
+    for dev in ("cpu", "cuda"):
+        tg.manual_seed(123)
+        if dev == "cuda":
+            tg.cuda.manual_seed(123)
+        t = tg.tensor(x, device=dev, requires_grad=True)
+        out = F.dropout(t, 0.25, training=True)
+        (out * out).sum().backward()
+        outs.append(out.detach().cpu().numpy())
+        grads.append(t.grad.cpu().numpy())
+    kept_cpu, kept_gpu = outs[0] != 0, outs[1] != 0
+    assert 0.7 < kept_gpu.mean() < 0.8, f"CUDA dropout kept {kept_gpu.mean():.3f} of entries, expected ~0.75"
+    # the gradient is 2 * out * keep * scale: zero exactly where the forward dropped
+    assert np.array_equal(grads[1] != 0, kept_gpu), "CUDA dropout backward mask differs from its forward mask"
+    np.testing.assert_allclose(grads[1], 2 * outs[1] / 0.75, rtol=1e-5, atol=1e-6)
+    assert np.array_equal(kept_cpu, kept_gpu), \
+        f"masks differ between devices on {np.mean(kept_cpu != kept_gpu):.3f} of entries"
