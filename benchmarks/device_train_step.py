@@ -205,6 +205,9 @@ def main(argv=None):
     ap.add_argument("--no-torch", action="store_true", help="time tensorgrad alone")
     ap.add_argument("--tiny", action="store_true", help="one round of one step each, batch 2 (a smoke test)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print, per workload, tensorgrad's step by op: host time (what the Python side "
+                         "costs), then with device synchronization (what each op costs on the device)")
     args = ap.parse_args(argv)
     if args.device.startswith("cuda") and not tg.cuda.is_available():
         raise SystemExit(f"--device {args.device}: no usable GPU ({tg.cuda.unavailable_reason()}); "
@@ -239,11 +242,33 @@ def main(argv=None):
               ", ".join(f"{d} {fw} {v:.2f}" for d in devices for fw, v in bw[d].items()))
         if "gpu_speedup" in bw:
             print("GPU speedup over CPU: " + ", ".join(f"{fw} {v:.1f}x" for fw, v in bw["gpu_speedup"].items()))
+    if args.profile:
+        results["profiles"] = {n: profile_step(n, args.device) for n in names}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
         print(f"wrote {args.json}")
     return results
+
+
+def profile_step(name: str, device: str, steps: int = 5) -> dict:
+    """tensorgrad's step of one workload under tensorgrad.profiler, `steps` steps after warm-up:
+    once without synchronizing (host time per op: where a host-bound GPU step spends it) and once
+    synchronizing after every op (device time per op). Prints both tables; returns them as text."""
+    kind, batch, _ = WORKLOADS[name]
+    runner = StepRunner("tensorgrad", kind, batch, device)
+    for _ in range(3):
+        runner.step()
+    out = {}
+    for sync in (False, True):
+        tg.cuda.synchronize() if device.startswith("cuda") else None
+        with tg.profiler.profile(sync_cuda=sync) as prof:
+            for _ in range(steps):
+                runner.step()
+        label = "synchronized after each op (device time)" if sync else "host time"
+        out["device" if sync else "host"] = text = prof.key_averages().table(row_limit=25)
+        print(f"\n{name}: {steps} tensorgrad steps by op, {label}\n{text}")
+    return out
 
 
 if __name__ == "__main__":

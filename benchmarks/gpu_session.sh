@@ -60,7 +60,7 @@ tests)
     sed -n '/short test summary info/,$p' "$DEST/tests.txt" | grep -v "^SKIPPED" | head -n 120
     grep -cE "(PASSED|FAILED|ERROR|SKIPPED)( |$)" "$DEST/tests.txt" | sed 's/^/result lines: /' ;;
 bench)
-    timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda \
+    timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda --profile \
         --json "$DEST/device-train-step.json" 2>&1 | tee "$DEST/device-train-step.txt" ;;
 suite)
     timeout "${SUITE_S:-150}" python3 -m tensorgrad.bench --json "$DEST/bench-suite.json" \

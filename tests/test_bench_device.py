@@ -28,6 +28,16 @@ def test_tiny_run_on_the_cpu(tmp_path):
     assert set(saved["backward"]["cpu"]) == {"tensorgrad", "torch"}
 
 
+def test_profile_tables_name_the_step_ops(capsys):
+    res = dts.main(["--device", "cpu", "--tiny", "--no-torch", "--workloads", "mlp64", "--backward-batch", "0",
+                    "--profile"])
+    prof = res["profiles"]["mlp64"]
+    assert set(prof) == {"host", "device"}
+    for text in prof.values():  # the MLP step's forward and backward ops, with their call counts
+        assert "Linear" in text and "LinearBackward0" in text
+    assert "host time" in capsys.readouterr().out
+
+
 def test_the_step_trains():
     r = dts.StepRunner("tensorgrad", "mlp", 8, "cpu")
     before = r.first_loss()
