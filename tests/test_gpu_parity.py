@@ -61,8 +61,9 @@ def _pair(make):
     return cpu, gpu.to("cuda")
 
 
-def _diffs(cpu, gpu, what):
-    """{name: max |cpu - gpu| / (max |cpu| + 1e-6)} over parameters or their gradients."""
+def _diffs(cpu, gpu, what, q=1.0):
+    """{name: the q-quantile (1: max) of |cpu - gpu|, over max |cpu| + 1e-6} over parameters or
+    their gradients."""
     out = {}
     for (name, a), (_, b) in zip(cpu.named_parameters(), gpu.named_parameters()):
         x, y = (a.grad, b.grad) if what == "grad" else (a, b)
@@ -70,7 +71,7 @@ def _diffs(cpu, gpu, what):
         if x is None:
             continue
         x, y = x.detach().numpy().astype(np.float64), y.detach().cpu().numpy().astype(np.float64)
-        out[name] = float(np.abs(x - y).max() / (np.abs(x).max() + 1e-6))
+        out[name] = float(np.quantile(np.abs(x - y), q) / (np.abs(x).max() + 1e-6))
     return out
 
 
@@ -131,14 +132,60 @@ def test_training_steps_match(name, opt):
             o = tg.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
         sched = tg.optim.lr_scheduler.OneCycleLR(o, max_lr=3e-3 if opt != "sgd_nesterov" else 0.05, total_steps=10)
         opts.append((o, sched))
+    lr_sum = 0.0
     for step in range(5):
         x, y = _batch(shape, seed=step)
+        lr_sum += opts[0][0].param_groups[0]["lr"]
         for model, (o, sched), dev in ((cpu, opts[0], "cpu"), (gpu, opts[1], "cuda")):
             o.zero_grad()
             F.cross_entropy(model(tg.tensor(x, device=dev)), tg.tensor(y, device=dev)).backward()
             o.step()
             sched.step()
-    _assert_close(_diffs(cpu, gpu, "param"), 1e-3, f"parameters after 5 {opt} steps")
+    if opt == "sgd_nesterov":
+        _assert_close(_diffs(cpu, gpu, "param"), 1e-3, f"parameters after 5 {opt} steps")
+        return
+    # Trajectories through ReLU kinks diverge: once the weights differ by rounding, one sample's
+    # pre-activation within that rounding of 0 takes the other branch on the other device and a
+    # whole row of the first layer's gradient changes (the H200 run saw one such row in the MLP
+    # after 5 Adam steps; CPU float32 against CPU float64 shows the same). So: all but 1% of the
+    # entries agree closely, and no entry differs by more than opposite steps could make. The
+    # optimizers themselves are compared exactly below, on shared gradients.
+    _assert_close(_diffs(cpu, gpu, "param", q=0.99), 1e-4, f"99% of the parameters after 5 {opt} steps")
+    worst = max(float(np.abs(a.detach().numpy() - b.detach().cpu().numpy()).max())
+                for a, b in zip(cpu.parameters(), gpu.parameters()))
+    assert worst <= 2 * lr_sum * 1.01, f"a parameter differs by {worst:.3g}, more than 2 * the lrs' sum {lr_sum:.3g}"
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps: tg.optim.SGD(ps, lr=0.1),
+    "sgd_momentum_nesterov_wd": lambda ps: tg.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3),
+    "sgd_dampening_maximize": lambda ps: tg.optim.SGD(ps, lr=0.05, momentum=0.5, dampening=0.3, maximize=True),
+    "adam": lambda ps: tg.optim.Adam(ps, lr=1e-2),
+    "adam_wd_amsgrad": lambda ps: tg.optim.Adam(ps, lr=1e-2, weight_decay=1e-2, amsgrad=True),
+    "adamw": lambda ps: tg.optim.AdamW(ps, lr=1e-2, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_steps_match_given_the_same_gradients(name, dtype):
+    """The fused multi-tensor kernels against the CPU's NumPy updates, on the same gradients:
+    parameters of many sizes (0-d, odd, one past a block of threads, a few blocks, over a million)."""
+    rng = np.random.default_rng(0)
+    shapes = [(), (1,), (7,), (257,), (3, 1025), (1 << 20) + 3]
+    init = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    params = {dev: [tg.nn.Parameter(tg.tensor(a, device=dev)) for a in init] for dev in ("cpu", "cuda")}
+    opts = {dev: OPTIMIZERS[name](params[dev]) for dev in params}
+    for step in range(5):
+        grads = [(rng.standard_normal(s) * 10.0 ** rng.integers(-6, 2)).astype(dtype) for s in shapes]
+        for dev in params:
+            for p, g in zip(params[dev], grads):
+                p.grad = tg.tensor(g, device=dev)
+            opts[dev].step()
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    for i, (a, b) in enumerate(zip(params["cpu"], params["cuda"])):
+        np.testing.assert_allclose(b.detach().cpu().numpy(), a.detach().numpy(), rtol=tol, atol=tol,
+                                   err_msg=f"{name}: parameter {i} of shape {shapes[i]}")
 
 
 def test_dropout_masks_agree_between_devices():
