@@ -17,11 +17,16 @@ own (each the other's backward) for avg_pool2d.
 
 Stride-1 convolutions on the CPU take their columns over whole rows (see _im2col_rows): the
 copies in im2col and col2im then move long contiguous runs instead of OW-element window rows.
+
+On CUDA each of the three ops' forward goes through fused/conv_algo.py, which runs it either by
+the im2col path here (the ops' _im2col methods) or by cuDNN (fused/cudnn_conv.py), whichever it
+measured faster for that configuration (TENSORGRAD_CONV_ALGO=auto|cudnn|im2col).
 """
 from __future__ import annotations
 
 from ..autograd.function import Op
 from ..backend import column_budget, row_windows, sliding_view, xp_of
+from ..fused import conv_algo
 from ..fused import im2col as fused_im2col
 from ._util import check_tensor
 
@@ -199,6 +204,11 @@ class Convolution(Op):
         self.g = geom
 
     def forward(self, x, w, b=None):
+        if conv_algo.on_cuda(x):  # cuDNN or this im2col path, chosen by measurement (fused/conv_algo.py)
+            return conv_algo.fprop(x, w, b, self.g, self._im2col)
+        return self._im2col(x, w, b)
+
+    def _im2col(self, x, w, b=None):
         g = self.g
         n, o = x.shape[0], w.shape[0]
         xp = xp_of(x)
@@ -239,6 +249,11 @@ class ConvInputGrad(Op):
         self.g, self.in_shape = geom, in_shape
 
     def forward(self, gy, w):
+        if conv_algo.on_cuda(gy):
+            return conv_algo.dgrad(gy, w, self.g, self.in_shape, self._im2col)
+        return self._im2col(gy, w)
+
+    def _im2col(self, gy, w):
         g = self.g
         n, c, h, wd = self.in_shape
         xp = xp_of(gy)
@@ -274,6 +289,11 @@ class ConvWeightGrad(Op):
         self.g, self.w_shape = geom, w_shape
 
     def forward(self, x, gy):
+        if conv_algo.on_cuda(x):
+            return conv_algo.wgrad(x, gy, self.g, self.w_shape, self._im2col)
+        return self._im2col(x, gy)
+
+    def _im2col(self, x, gy):
         wp = _row_width(x.shape, self.g, x)
         gw = self._sum(x, gy, wp)
         if wp is not None and xp_of(gw).isnan(gw).any():
