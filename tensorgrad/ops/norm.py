@@ -1,9 +1,14 @@
 """Normalization and embedding: batch_norm, layer_norm, group_norm, embedding (torch.nn.functional's).
 
-The norms are composed of differentiable tensor ops (mean, var with correction=0, rsqrt,
-reshape, arithmetic), so their gradients and double backward come from those ops. batch_norm in
-training mode also updates the running statistics in place, without grad, as PyTorch does: the
-mean with momentum, the variance with the *unbiased* batch variance.
+batch_norm is one op (BatchNorm) each way, over the fused NumPy/CuPy math of
+tensorgrad/fused/batchnorm.py: the per-channel statistics and y = x * scale + shift forward, two
+per-channel sums and one elementwise pass backward; under create_graph its backward is written
+with tensor ops, so double backward works. In training mode it also updates the running
+statistics in place, without grad, as PyTorch does: the mean with momentum, the variance with the
+*unbiased* batch variance.
+
+layer_norm and group_norm are composed of differentiable tensor ops (mean, var with
+correction=0, rsqrt, reshape, arithmetic), so their gradients and double backward come from those ops.
 
 embedding is one op: forward picks rows of the weight, backward scatter-adds the gradient into a
 zero weight-shaped tensor (repeated indices accumulate) and leaves the padding_idx row at zero.
@@ -12,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import device_checks
+from .. import device_checks, dtypes
 from ..autograd import grad_mode
 from ..autograd.function import Op, check_same_device
+from ..fused import batchnorm as fused_bn
 from ..tensor import Tensor
 from ._util import check_tensor
 from .elementwise import rsqrt
@@ -36,13 +42,97 @@ def _check_numel(name: str, t, n: int) -> None:
 
 
 # ---------------------------------------------------------------- batch_norm
+def _const(arr) -> Tensor:
+    return Tensor._make(arr, None, 0, None)
+
+
+class BatchNorm(Op):
+    """batch_norm of an (N, C, *) input in one op each way (tensorgrad/fused/batchnorm.py).
+
+    Inputs (x, weight or None, bias or None). Training: the batch statistics; eval: `running`,
+    the (mean, var) arrays. Keeps x and weight (saved tensors) and the per-channel mean and invstd
+    (ctx_arrays), never x_hat. The backward is one fused pass over the data plus two reductions;
+    under create_graph it is the same derivative written with tensor ops (double backward)."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, training: bool, eps: float, out_dtype, running=None):
+        self.training, self.eps, self.out_dtype, self.running = training, eps, out_dtype, running
+        self.batch_var = None
+
+    def forward(self, x, weight, bias):
+        x3 = fused_bn.as3d(x)
+        if self.training:
+            y, m, v, invstd, self.exact = fused_bn.batch_norm_train_forward(x3, weight, bias, self.eps,
+                                                                             self.out_dtype)
+            self.batch_var = v  # read (and dropped) by batch_norm for the running statistics
+        else:
+            acc = fused_bn.acc_dtype(self.out_dtype)
+            m = self.running[0].astype(acc)  # a copy: the buffers may change before backward
+            y, invstd = fused_bn.batch_norm_eval_forward(x3, m, self.running[1], weight, bias, self.eps,
+                                                         self.out_dtype)
+            self.running = None
+        self.ctx_arrays = (m, invstd)
+        return y.reshape(x.shape)
+
+    def backward(self, grad):
+        x, weight = self.saved_tensors
+        m, invstd = self.saved_arrays
+        need = self.needs_input_grad
+        if grad_mode.is_grad_enabled():  # create_graph: the same derivative from differentiable ops
+            return _batch_norm_backward_composed(x, weight, grad, self.training, m, invstd, self.eps, need)
+        xd, gd = x._data, grad._data
+        w = None if weight is None else weight._data
+        x3, g3 = fused_bn.as3d(xd), fused_bn.as3d(gd)
+        if self.training:
+            dx, dw, db = fused_bn.batch_norm_train_backward(g3, x3, m, invstd, w, self.exact, need[0])
+        else:
+            dx, dw, db = fused_bn.batch_norm_eval_backward(g3, x3, m, invstd, w, need)
+        return (_const(dx.reshape(xd.shape)) if need[0] else None, _const(dw) if need[1] else None,
+                _const(db) if need[2] else None)
+
+
+BatchNormBackward0 = BatchNorm
+NativeBatchNormBackward0 = BatchNorm  # PyTorch's grad_fn name
+
+
+def _batch_norm_backward_composed(x, weight, grad, training, m, invstd, eps, need):
+    """dx, dweight, dbias of batch_norm as tensor ops (recorded under create_graph)."""
+    shape = x._data.shape
+    c = shape[1]
+    dims = (0,) + tuple(range(2, len(shape)))
+    stat_shape = (1, c) + (1,) * (len(shape) - 2)
+    if x._data.dtype == np.float16:  # the math in float32, as the forward
+        x = x.to(dtypes.float32)
+    if grad._data.dtype == np.float16:
+        grad = grad.to(dtypes.float32)
+    if training:
+        n = x.numel() // c
+        mu = mean(x, dims, True)
+        inv = rsqrt(var(x, dims, keepdim=True, correction=0) + eps)
+    else:
+        mu = _const(m.reshape(stat_shape))
+        inv = _const(invstd.reshape(stat_shape))
+    xhat = (x - mu) * inv
+    sum_g = grad.sum(dims, keepdim=True)
+    sum_gxh = (grad * xhat).sum(dims, keepdim=True)
+    dx = None
+    if need[0]:
+        dx = ((grad - sum_g / n - xhat * (sum_gxh / n)) if training else grad) * inv
+        if weight is not None:
+            dx = dx * reshape(weight, stat_shape)
+    dw = reshape(sum_gxh, (c,)) if need[1] else None
+    db = reshape(sum_g, (c,)) if need[2] else None
+    return dx, dw, db
+
+
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-05):
     """Normalize over every dim but dim 1 (channels) of an (N, C, *) input.
 
     training: with the batch statistics (biased variance); running_mean/running_var, when given,
     are updated in place: r = (1 - momentum) * r + momentum * stat (unbiased variance).
-    Otherwise with running_mean/running_var.
+    Otherwise with running_mean/running_var. One op (BatchNorm) each way.
     """
     _float_input("batch_norm", input)
     shape = input._data.shape
@@ -53,35 +143,47 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         _check_numel(name, t, c)
-    stat_shape = (1, c) + (1,) * (len(shape) - 2)
+    params = [t for t in (weight, bias) if t is not None]
+    for t in params:
+        check_tensor("batch_norm", t, "weight" if t is weight else "bias")
+    stats = [t for t in (running_mean, running_var) if t is not None]
+    if stats:
+        check_same_device("batch_norm", [input._data] + [t._data for t in stats])
     if training:
         n = input.numel() // c
         if n == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"torch.Size({list(shape)})")
-        dims = (0,) + tuple(range(2, len(shape)))
-        m = mean(input, dims, True)
-        v = var(input, dims, keepdim=True, correction=0)
+        out_dtype = np.result_type(*[t._data.dtype for t in [input] + params])
+        op = BatchNorm(True, eps, out_dtype)
+        out = op(input, _flat(weight), _flat(bias))
         if running_mean is not None or running_var is not None:
+            m, v = op.ctx_arrays[0], op.batch_var
             with grad_mode.no_grad():
                 if running_mean is not None:
-                    running_mean.mul_(1 - momentum).add_(reshape(m.detach(), (c,)), alpha=momentum)
+                    running_mean.mul_(1 - momentum).add_(
+                        _const(m.reshape(running_mean._data.shape).astype(running_mean._data.dtype)),
+                        alpha=momentum)
                 if running_var is not None:
-                    unbiased = reshape(v.detach(), (c,)) * (n / (n - 1) if n > 1 else float("nan"))
-                    running_var.mul_(1 - momentum).add_(unbiased, alpha=momentum)
-    else:
-        if running_mean is None:
-            raise RuntimeError("running_mean must be defined in evaluation mode")
-        if running_var is None:
-            raise RuntimeError("running_var must be defined in evaluation mode")
-        m = reshape(running_mean, stat_shape)
-        v = reshape(running_var, stat_shape)
-    out = (input - m) * rsqrt(v + eps)
-    if weight is not None:
-        out = out * reshape(weight, stat_shape)
-    if bias is not None:
-        out = out + reshape(bias, stat_shape)
-    return out
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        unbiased = v * (n / (n - 1) if n > 1 else float("nan"))
+                    running_var.mul_(1 - momentum).add_(
+                        _const(unbiased.reshape(running_var._data.shape).astype(running_var._data.dtype)),
+                        alpha=momentum)
+        op.batch_var = None
+        return out
+    if running_mean is None:
+        raise RuntimeError("running_mean must be defined in evaluation mode")
+    if running_var is None:
+        raise RuntimeError("running_var must be defined in evaluation mode")
+    out_dtype = np.result_type(*[t._data.dtype for t in [input] + params + stats])
+    op = BatchNorm(False, eps, out_dtype, (running_mean._data.reshape(c), running_var._data.reshape(c)))
+    return op(input, _flat(weight), _flat(bias))
+
+
+def _flat(t):
+    """A per-channel parameter as a (C,) tensor (a differentiable reshape when it is not 1-D)."""
+    return t if t is None or t._data.ndim == 1 else reshape(t, (t._data.size,))
 
 
 # ---------------------------------------------------------------- layer_norm
