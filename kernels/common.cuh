@@ -45,8 +45,9 @@ __device__ __forceinline__ float tg_erfc(float x) { return erfcf(x); }
 __device__ __forceinline__ double tg_erfc(double x) { return erfc(x); }
 __device__ __forceinline__ float tg_sqrt(float x) { return sqrtf(x); }
 __device__ __forceinline__ double tg_sqrt(double x) { return sqrt(x); }
-__device__ __forceinline__ float tg_max(float a, float b) { return fmaxf(a, b); }
-__device__ __forceinline__ double tg_max(double a, double b) { return fmax(a, b); }
+// NaN-propagating, as NumPy's maximum and PyTorch's (fmax would drop a NaN)
+__device__ __forceinline__ float tg_max(float a, float b) { return (a > b || a != a) ? a : b; }
+__device__ __forceinline__ double tg_max(double a, double b) { return (a > b || a != a) ? a : b; }
 
 // Infinity and NaN by their bit patterns (a pip-installed NVRTC has no <math.h> for INFINITY/NAN).
 #if defined(TG_FLOAT64)

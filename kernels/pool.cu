@@ -44,7 +44,7 @@ extern "C" __global__ void max_pool2d_forward(const scalar_t* __restrict__ x, sc
         // a window with no input position (possible only with dilation: its taps straddle a tiny
         // input) is -inf, and its index is torch's search start, outside the plane; the backward,
         // which visits only windows that contain an element, never sends it a gradient
-        bool empty = h0 + i0 * dh >= H || w0 + j0 * dw >= W;
+        bool empty = i0 >= KH || j0 >= KW || h0 + i0 * dh >= H || w0 + j0 * dw >= W;
         y[e] = empty ? tg_store(-TG_INF) : xp[best];
         argmax[e] = best;
     }

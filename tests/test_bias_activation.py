@@ -21,7 +21,8 @@ def _away_from_zero(a):
 
 
 @pytest.mark.parametrize("activation,approximate", ACTS)
-@pytest.mark.parametrize("shape,channel_dim", [((4, 3), 1), ((3,), 0), ((2, 3, 4, 5), 1), ((3, 2, 2), 0)])
+@pytest.mark.parametrize("shape,channel_dim", [((4, 3), 1), ((3,), 0), ((2, 3, 4, 5), 1), ((3, 2, 2), 0),
+                                             ((2, 3, 4), -1), ((2, 3, 4), -2)])
 def test_gradcheck(activation, approximate, shape, channel_dim, device):
     z = _away_from_zero(rand(*shape))
     b = rand(shape[channel_dim], low=-0.05, high=0.05)

@@ -171,6 +171,8 @@ def test_adam_kernel_matches_the_reference(host_library, dtype, beta1, weight_de
     n, lr, beta2, eps, step = 300, 1e-2, 0.999, 1e-8, 3
     p, g = rand(n, dtype=dtype), rand(n, dtype=dtype)
     m, v, vmax = rand(n, dtype=dtype), rand(n, dtype=dtype, low=0, high=1), rand(n, dtype=dtype, low=0, high=1)
+    g[7] = np.nan                       # propagates into every state and p, amsgrad's maximum too
+    vmax[11] = np.nan                   # a NaN already in the maximum stays
     step_size, bc2_sqrt = lr / (1 - beta1 ** step), (1 - beta2 ** step) ** 0.5
     ref = [a.copy() for a in (p, m, v, vmax)]
     optim_fused._adam_ref(ref[0], g, ref[1], ref[2], ref[3] if amsgrad else None, lr, beta1, beta2, eps,
@@ -182,6 +184,7 @@ def test_adam_kernel_matches_the_reference(host_library, dtype, beta1, weight_de
     for name, a, b in zip(("p", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"), got, ref):
         np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-13, atol=1e-6 if dtype ==
                                    "float32" else 1e-14, err_msg=name)
+    assert np.isnan(got[0][7]) and (not amsgrad or np.isnan(got[3][7]) and np.isnan(got[0][11]))
 
 
 def _table(groups):

@@ -377,3 +377,31 @@ def test_device_runs_match_cpu(name, kw, device):
         for key, v in st.items():
             if isinstance(v, tg.Tensor) and key != "step":
                 assert v.device.type == device
+
+
+@pytest.mark.parametrize("opt", [lambda ps: tg.optim.SGD(ps, lr=0.1, momentum=0.9),
+                                 lambda ps: tg.optim.Adam(ps, lr=0.1, amsgrad=True)])
+def test_non_contiguous_parameters_update_like_contiguous_ones(opt, device):
+    """A transposed parameter (its state made like it) is updated by the array-op path where the
+    fused kernels, which index flat memory, can't take it; same result as a contiguous copy."""
+    base = np.random.default_rng(3).standard_normal((3, 5)).astype(np.float32)
+    grads = [np.random.default_rng(k).standard_normal((5, 3)).astype(np.float32) for k in range(3)]
+    p_t = tg.nn.Parameter(tg.tensor(base, device=device).t())   # (5, 3), not contiguous
+    p_c = tg.nn.Parameter(tg.tensor(base.T.copy(), device=device))
+    assert not p_t.is_contiguous()
+    opts = [opt([p_t]), opt([p_c])]
+    for g in grads:
+        for p, o in zip((p_t, p_c), opts):
+            p.grad = tg.tensor(g, device=device)
+            o.step()
+    np.testing.assert_allclose(p_t.detach().cpu().numpy(), p_c.detach().cpu().numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_kernel_batches_leave_out_layouts_the_kernels_cannot_take(monkeypatch):
+    from tensorgrad.optim import _fused
+    monkeypatch.setattr(_fused, "_on_gpu", lambda p: True)   # NumPy arrays standing in for CuPy ones
+    p = np.zeros((3, 4), np.float32).T
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    groups, rest = _fused._batches([(p, p, m, v, None, 1)], lambda u: ())
+    assert not groups and len(rest) == 1
+    assert not _fused._kernel_ready(p, m, v, None)

@@ -53,7 +53,7 @@ def col2im(cols, g, shape, out=None):
     cp = backend.cupy()
     with cols.device:
         cols = cp.ascontiguousarray(cols)
-        if out is None or not out.flags.c_contiguous:
+        if out is None or not out.flags.c_contiguous or out.dtype != cols.dtype:  # the kernel writes cols' type
             res = cp.empty(shape, dtype=cols.dtype)
         else:
             res = out

@@ -117,7 +117,7 @@ def class_loss_forward(x3, target, weight, ignore_index: int, eps: float, log_so
     with x3.device:
         x3 = cp.ascontiguousarray(x3)
         target = cp.ascontiguousarray(target, dtype=np.int64)
-        w = x3[:0, 0, 0] if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
+        w = cp.empty(0, x3.dtype) if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
         outs = [cp.empty((n, s), acc_dtype(x3.dtype)) for _ in range(4)]
     if n * s:
         _launch("class_loss_forward", n * s, (x3, target, w, *outs), (n * s, c, s, ignore_index), eps,
@@ -135,7 +135,7 @@ def class_loss_backward(x3, target, weight, lse, sumq, g, ignore_index: int, eps
     with x3.device:
         x3 = cp.ascontiguousarray(x3)
         target = cp.ascontiguousarray(target, dtype=np.int64)
-        w = x3[:0, 0, 0] if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
+        w = cp.empty(0, x3.dtype) if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
         # one g per row, or one for all (reduction 'mean'/'sum'); read off before the copy, since
         # ascontiguousarray turns a 0-d array into shape (1,)
         g_stride = 1 if g.ndim else 0

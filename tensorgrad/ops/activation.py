@@ -10,6 +10,7 @@ from ..autograd.function import Op
 from ..backend import where_or_zero, xp_of
 from .arithmetic import Where, clamp_max
 from .elementwise import exp, sigmoid, tanh
+from ._util import wrap_dim
 from ._pointwise import _GELU_C, _INV_SQRT_2PI, _SQRT_2_OVER_PI, _const, _float_only, _masked, _sigmoid_arr, _type_error
 
 # ---------------------------------------------------------------- activations
@@ -225,6 +226,7 @@ class BiasActivation(Op):
 
 def bias_activation(z, bias, activation, channel_dim=1, approximate="none"):
     """activation(z + bias) as one fused op; bias is 1-D, of z's size along `channel_dim`."""
+    channel_dim = wrap_dim(channel_dim, z._data.ndim, "bias_activation")
     if bias._data.ndim != 1 or bias._data.shape[0] != z._data.shape[channel_dim]:
         raise RuntimeError(f"bias_activation: bias of shape {list(bias._data.shape)} does not match dim "
                            f"{channel_dim} of input {list(z._data.shape)}; it must be 1-D of that size")

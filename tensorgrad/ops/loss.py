@@ -309,9 +309,10 @@ def _check_index_target(op, x, t, cd, n_cls, ignore_index):
     # on CUDA checked at the next read of a value (no sync here); the fused op meanwhile gives such
     # a position a NaN loss and no gradient, and reads no memory out of bounds
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
-    device_checks.check_value(bad, t, lambda v: IndexError(
+    shapes = f"input shape {list(x.shape)}, target shape {list(t.shape)}"  # the message holds no array:
+    device_checks.check_value(bad, t, lambda v: IndexError(               # a pending check keeps none alive
         f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} (or ignore_index="
-        f"{ignore_index}); input shape {list(x.shape)}, target shape {list(t.shape)}"), f"{op}()")
+        f"{ignore_index}); {shapes}"), f"{op}()")
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):

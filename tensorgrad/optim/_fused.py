@@ -61,6 +61,13 @@ def _on_gpu(p) -> bool:
     return p.__class__ is not np.ndarray and p.dtype.name in kernels.kernel_dtypes("optim")
 
 
+def _kernel_ready(p, *state) -> bool:
+    """Whether the kernels can update p in place: on CUDA, in a kernel dtype, and p and its state
+    C-contiguous (the kernels index flat memory). Otherwise the reference's array ops, which take
+    any layout (a transposed parameter, say), update them: more launches, same math."""
+    return _on_gpu(p) and all(a is None or a.flags.c_contiguous for a in (p,) + state)
+
+
 def _kernel_arrays(function: str, arrays):
     """The arrays as the kernels take them: the gradient C-contiguous in p's shape (a copy where it
     is not: it is only read), the rest C-contiguous already (updated in place: no copy can stand in)."""
@@ -94,7 +101,7 @@ def _acc(p):
 def sgd_update(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize) -> None:
     """One SGD step of array `p` with gradient `g`; `buf` the momentum buffer (None without
     momentum), set to the gradient when `first`."""
-    if not _on_gpu(p):
+    if not _kernel_ready(p, buf):
         _sgd_ref(p, g, buf, lr, momentum, dampening, weight_decay, first, nesterov, maximize)
         return
     f, i4 = _acc(p), np.int32
@@ -108,7 +115,7 @@ def adam_update(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step, dec
     `vmax` the amsgrad maximum (None without amsgrad)."""
     step_size = lr / (1 - beta1 ** step)
     bc2_sqrt = (1 - beta2 ** step) ** 0.5
-    if not _on_gpu(p):
+    if not _kernel_ready(p, m, v, vmax):
         _adam_ref(p, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt, decoupled, maximize)
         return
     f, i4 = _acc(p), np.int32
@@ -139,11 +146,12 @@ def _launch_multi(function: str, items, scalars):
 
 
 def _batches(updates, key):
-    """GPU updates grouped by key(update) (device and dtype included), and the CPU ones."""
+    """Kernel-ready updates grouped by key(update) (device and dtype included), and the others
+    (CPU, or a layout the kernels don't take), which the caller updates one by one."""
     groups, cpu = {}, []
     for u in updates:
         p = u[0]
-        if _on_gpu(p):
+        if _kernel_ready(p, *(a for a in u[2:] if hasattr(a, "flags"))):
             groups.setdefault((p.device.id, p.dtype.str) + key(u), []).append(u)
         else:
             cpu.append(u)
