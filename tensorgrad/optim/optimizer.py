@@ -217,8 +217,8 @@ class Optimizer:
 
         def cast(param, value, key=None):
             if isinstance(value, Tensor):
-                if key == "step":
-                    return _wrap(value._data.copy())
+                if key == "step":  # kept on the CPU wherever it was saved: read every step, no sync
+                    return _wrap(backend.to_device(value._data, backend.Device("cpu"), copy=True))
                 if param.is_floating_point():
                     v = value.to(device=param.device, dtype=param.dtype)
                 else:
