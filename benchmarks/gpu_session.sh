@@ -7,6 +7,7 @@
 #   bash benchmarks/gpu_session.sh bench    # benchmarks/device_train_step.py on cuda       (BENCH_S=120)
 #   bash benchmarks/gpu_session.sh suite    # python -m tensorgrad.bench, CPU and GPU        (SUITE_S=150)
 #   bash benchmarks/gpu_session.sh mnist    # examples/mnist_cnn.py on the GPU               (MNIST_S=150)
+#   bash benchmarks/gpu_session.sh cudnn    # the conv tests with cuDNN forced               (CUDNN_S=120)
 #   bash benchmarks/gpu_session.sh info tests bench mnist
 #
 # TESTS_ARGS replaces the test selection (default: tests). Runs from the checkout with PYTHONPATH=.
@@ -68,6 +69,13 @@ tests)
     echo "pytest exit: $?"
     sed -n '/short test summary info/,$p' "$DEST/tests.txt" | grep -v "^SKIPPED" | head -n 120
     grep -cE "(PASSED|FAILED|ERROR|SKIPPED)( |$)" "$DEST/tests.txt" | sed 's/^/result lines: /' ;;
+cudnn)
+    # the convolution tests again with cuDNN forced (auto picks per configuration by timing)
+    carried_wheels
+    env TENSORGRAD_CONV_ALGO=cudnn timeout -s INT -k 30 "${CUDNN_S:-120}" python3 -m pytest -q -rfEs \
+        -p no:cacheprovider tests/test_conv_cudnn.py tests/test_conv.py tests/test_nn_conv_pool_dropout.py \
+        > "$DEST/cudnn-tests.txt" 2>&1
+    echo "pytest exit: $?"; tail -n 40 "$DEST/cudnn-tests.txt" ;;
 bench)
     timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda --profile \
         --json "$DEST/device-train-step.json" 2>&1 | tee "$DEST/device-train-step.txt" ;;
@@ -78,11 +86,11 @@ mnist)
     carried_wheels
     timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
 *)
-    sed -n '2,17p' "$0"; exit 2 ;;
+    sed -n '2,18p' "$0"; exit 2 ;;
 esac
 }
 
-[ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,18p' "$0"; exit 2; }
 for part in "$@"; do
     t0=$SECONDS
     echo "=== $part"
