@@ -86,11 +86,11 @@ mnist)
     carried_wheels
     timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
 *)
-    sed -n '2,18p' "$0"; exit 2 ;;
+    sed -n '2,17p' "$0"; exit 2 ;;
 esac
 }
 
-[ $# -gt 0 ] || { sed -n '2,18p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
 for part in "$@"; do
     t0=$SECONDS
     echo "=== $part"
