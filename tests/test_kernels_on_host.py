@@ -30,7 +30,8 @@ pytestmark = pytest.mark.skipif(CXX is None, reason="needs a host C++ compiler (
 
 # what the kernels use of CUDA, for one host thread: blockIdx.x * blockDim.x + threadIdx.x = 0
 # and a stride blockDim.x * gridDim.x = 1 make TG_FOR_EACH visit every element in order (and
-# blockIdx.y = 0, gridDim.y = 1 every parameter of a multi-tensor kernel)
+# blockIdx.y = 0, gridDim.y = 1 every parameter of a multi-tensor kernel); a block's shared memory
+# is the one thread's own, and a barrier with one thread does nothing
 _PRELUDE = """
 #include <math.h>
 #include <string.h>
@@ -40,6 +41,10 @@ static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i
 #define __device__
 #define __forceinline__ inline
 #define __restrict__ __restrict
+#define __shared__
+static inline void __syncthreads() {}
+#define __launch_bounds__(...)
+double tg_smem[1 << 16];  // the host's `extern __shared__ double tg_smem[]` (dynamic shared memory)
 struct tg_host_dim { long long x, y; };
 static const tg_host_dim blockIdx = {0, 0}, threadIdx = {0, 0}, blockDim = {1, 1}, gridDim = {1, 1};
 """

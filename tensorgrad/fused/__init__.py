@@ -7,5 +7,6 @@ dropout     dropout with a counter-based RNG (Philox4x32-10), the mask regenerat
 pool        max-pool 2-D forward with argmax, backward as a gather
 im2col      im2col / col2im of a convolution as gathers (CUDA only; conv.py has the reference)
 rnn_cells   LSTM and GRU cell pointwise steps
+rnn_seq     a whole LSTM/GRU layer's time loop (one direction) in one launch each way, H <= 1024
 batchnorm   batch norm statistics, scale-shift and backward (NumPy/CuPy array math; no CUDA kernel yet)
 """

@@ -16,6 +16,8 @@ Two levels, both on the fused pointwise math of tensorgrad/rnn_cells.py:
   Variable-length batches (sorted by decreasing length) pass `batch_sizes`, the number of
   sequences still running at each step: a step only touches those rows, so every sequence's
   final state is taken at its own last step and outputs past its end stay zero.
+  On CUDA an LSTM or GRU layer with H <= 1024 runs the whole time loop as one kernel launch each way
+  (fused/rnn_seq.py, kernels/rnn_seq.cu), saving and consuming the same arrays.
   Like cuDNN's RNN it has no double backward (a gradient taken with create_graph=True through it
   cannot be differentiated again); the step ops have one. It keeps its output for the backward
   (the previous hidden state of each step), so changing that output in place before the backward
@@ -26,7 +28,7 @@ tests hold the fused ops to.
 """
 from __future__ import annotations
 
-from ..fused import rnn_cells
+from ..fused import rnn_cells, rnn_seq
 from ..autograd import grad_mode
 from ..autograd.function import Op
 from ..backend import xp_of
@@ -159,6 +161,14 @@ class RecurrentLayer(Op):
         if b_ih is not None:
             pre += b_ih if mode == "GRU" else b_ih + b_hh  # the GRU's b_hn sits inside r * (...)
         packed = bool(self.batch_sizes)
+        if mode == "LSTM" and rnn_seq.supported(pre, hid):  # the whole loop in one launch
+            y, extra, h, c = rnn_seq.lstm_seq_forward(pre, w_hh, h0, c0, self.batch_sizes, self.reverse)
+            self.ctx_arrays = (pre, extra)
+            return y, h, c
+        if mode == "GRU" and rnn_seq.supported(pre, hid):
+            y, extra, h = rnn_seq.gru_seq_forward(pre, w_hh, b_hh, h0, self.batch_sizes, self.reverse)
+            self.ctx_arrays = (pre, extra)
+            return y, h
         y = (xp.zeros if packed else xp.empty)((t_len, batch, hid), dtype=x.dtype)
         # the running state: with every row running, the last step's outputs themselves; with a
         # packed batch, buffers whose rows keep each sequence's last state
@@ -225,6 +235,14 @@ class RecurrentLayer(Op):
         t_len, batch = x.shape[:2]
         sizes = self.batch_sizes or [batch] * t_len
         gy = _array(gy)
+        if mode == "LSTM" and rnn_seq.supported(act, w_hh.shape[1]):  # the whole loop in one launch
+            d_pre, dh, dc = rnn_seq.lstm_seq_backward(act, extra, c0, gy, w_hh, gh_n._data, gc_n._data,
+                                                      self.batch_sizes, self.reverse)
+            return self._grads(x, w_ih, d_pre, None, self._previous(y, h0), dh, dc)
+        if mode == "GRU" and rnn_seq.supported(act, w_hh.shape[1]):
+            d_pre, d_rec, dh = rnn_seq.gru_seq_backward(act, extra, y, h0, gy, w_hh, gh_n._data,
+                                                        self.batch_sizes, self.reverse)
+            return self._grads(x, w_ih, d_pre, d_rec, self._previous(y, h0), dh, None)
         d_pre = (xp.zeros_like if self.batch_sizes else xp.empty_like)(act)
         dh = gh_n._data.copy()
         h_prev = self._previous(y, h0)
@@ -254,9 +272,18 @@ class RecurrentLayer(Op):
                 else:
                     xp.multiply(g, y[t, :n] > 0, out=dz)
                 xp.matmul(dz, w_hh, out=dh[:n])
+        return self._grads(x, w_ih, d_pre, d_rec if mode == "GRU" else None, h_prev, dh,
+                           dc if mode == "LSTM" else None)
+
+    def _grads(self, x, w_ih, d_pre, d_rec, h_prev, dh, dc):
+        """The input, state and weight gradients from the gate gradients of all steps: d_pre of the
+        input part, d_rec of the recurrent part (the GRU's; d_pre for the others)."""
+        xp = xp_of(d_pre)
+        t_len, batch = x.shape[:2]
+        mode = self.mode
         need = self.needs_input_grad
-        d_in = d_pre.reshape(t_len * batch, act.shape[2])          # d(input part of the gates)
-        d_hid = d_rec.reshape(t_len * batch, act.shape[2]) if mode == "GRU" else d_in
+        d_in = d_pre.reshape(t_len * batch, d_pre.shape[2])        # d(input part of the gates)
+        d_hid = d_rec.reshape(t_len * batch, d_pre.shape[2]) if d_rec is not None else d_in
         grads = [
             xp.matmul(d_in, w_ih).reshape(x.shape) if need[0] else None,
             dh if need[1] else None,
