@@ -15,6 +15,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
+from ..fused import softmax as fused_softmax
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dims, wrap_dim
 from .shape import Expand
@@ -617,45 +618,79 @@ def logsumexp(input, dim, keepdim=False):
 
 
 class Softmax(Op):
+    """softmax along one dim: one fused kernel launch on CUDA (fused/softmax.py)."""
+
     save_output = True
 
     def __init__(self, dim):
         self.dim = dim
 
     def forward(self, x):
-        xp = xp_of(x)
-        axis = self.dim
-        if x.size == 0:
-            return x.copy()
-        e = _shifted(x, axis)[0]
-        xp.exp(e, out=e)
-        e /= e.sum(axis=axis, keepdims=True)
-        return e
+        return fused_softmax.softmax_forward(x, self.dim)
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        gy = grad * y
-        return gy - y * gy.sum(self.dim, keepdim=True)
+        return SoftmaxBackward(self.dim)(y, grad)
+
+
+class SoftmaxBackward(Op):
+    """dx = y * (g - sum(g * y)) from softmax's output y, in one fused op. Recorded under
+    create_graph=True, where its own backward (tensor ops) gives the second derivatives."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, y, grad):
+        return fused_softmax.softmax_backward(y, grad, self.dim)
+
+    def backward(self, gg):
+        y, grad = self.saved_tensors
+        ny, ng = self.needs_input_grad
+        dim = self.dim
+        gy = None
+        if ny:  # d/dy_j: gg_j (g_j - sum(g y)) - g_j sum(gg y)
+            gy = gg * (grad - (grad * y).sum(dim, keepdim=True)) - grad * (gg * y).sum(dim, keepdim=True)
+        return gy, (SoftmaxBackward(dim)(y, gg) if ng else None)  # linear in g, self-adjoint
 
 
 class LogSoftmax(Op):
+    """log_softmax along one dim: one fused kernel launch on CUDA (fused/softmax.py)."""
+
     save_output = True
 
     def __init__(self, dim):
         self.dim = dim
 
     def forward(self, x):
-        xp = xp_of(x)
-        axis = self.dim
-        if x.size == 0:
-            return x.copy()
-        s = _shifted(x, axis)[0]
-        s -= xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
-        return s
+        return fused_softmax.log_softmax_forward(x, self.dim)
 
     def backward(self, grad):
         (y,) = self.saved_tensors
-        return grad - y.exp() * grad.sum(self.dim, keepdim=True)
+        return LogSoftmaxBackward(self.dim)(y, grad)
+
+
+class LogSoftmaxBackward(Op):
+    """dx = g - exp(y) * sum(g) from log_softmax's output y, in one fused op. Recorded under
+    create_graph=True, where its own backward (tensor ops) gives the second derivatives."""
+
+    save_inputs = (0, 1)
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, y, grad):
+        return fused_softmax.log_softmax_backward(y, grad, self.dim)
+
+    def backward(self, gg):
+        y, grad = self.saved_tensors
+        ny, ng = self.needs_input_grad
+        dim = self.dim
+        ggp = gg * y.exp()
+        gy = -ggp * grad.sum(dim, keepdim=True) if ny else None  # d/dy_j: -gg_j exp(y_j) sum(g)
+        gg_ = gg - ggp.sum(dim, keepdim=True) if ng else None    # d/dg_j: gg_j - sum(gg exp(y))
+        return gy, gg_
 
 
 def _softmax_args(op, input, dim, dtype):
