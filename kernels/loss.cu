@@ -14,8 +14,8 @@
 //   sumq = sum_c q_c                    (saved for backward)
 //   dx_c = g_r (exp(x_c - lse) sumq - q_c)      (nll_loss: dx_c = -g_r q_c)
 // The math matches class_loss_forward_ref / class_loss_backward_ref in tensorgrad/fused/loss.py.
-// A target outside [0, C) that is not ignore_index gives a NaN loss row (the op checks it without
-// a host sync: tensorgrad/device_checks.py).
+// A target outside [0, C) that is not ignore_index gives a NaN loss row; class_loss_reduce below
+// finds the first such target for the op's check (deferred, no host sync: tensorgrad/device_checks.py).
 // One thread per row forward: the op uses this kernel for C <= 1024 only (classifier heads),
 // where a row is a few cache lines; wider rows take the composed CuPy path.
 #include "common.cuh"
@@ -85,5 +85,84 @@ extern "C" __global__ void class_loss_backward(const scalar_t* __restrict__ x, c
             q = tg_class_weight(weight, c, has_weight) * ((c == t ? (acc_t)1 - eps : (acc_t)0) + eps / (acc_t)C);
         acc_t p = log_softmax ? tg_exp(tg_load(x[i]) - lse[r]) * sumq[r] : (acc_t)0;
         dx[i] = tg_store(g[r * g_stride] * (p - q));
+    }
+}
+
+// The op's reduction of the forward's rows, and its target check, in one launch of ONE block of
+// TG_REDUCE_THREADS threads (blockDim.x a power of two, at most that): each thread strides over
+// the rows, then a tree in shared memory combines the threads.
+//   reduction 1 ('sum'):  out = sum_r loss[r]
+//   reduction 2 ('mean'): out = sum_r loss[r] / denom, scale = denom != 0 ? 1 / denom : 0
+//                         (denom = sum_r wt[r]; all ignored: out 0/0 = NaN, scale 0, as PyTorch)
+//   reduction 0 ('none'): no sums (the op returns the loss rows); only the check
+//   check:   bad = whether some row's target is neither ignore_index nor in [0, C), bad_value =
+//            the first such target in row order (the C order of the target array), else 0
+// out is in the input's dtype, scale in acc_t. The sums are compensated (Neumaier) in acc_t, so
+// a float32 total is as close as NumPy's pairwise float32 sum (the reference) or closer; a NaN
+// or an infinite row gives the plain sum's NaN or inf (the compensation is then dropped).
+// Pointers a call does not use (scale unless 'mean', bad and bad_value unless check) are never
+// touched.
+#define TG_REDUCE_THREADS 256
+
+__device__ __forceinline__ acc_t tg_abs(acc_t v) { return v < 0 ? -v : v; }
+
+// s + c += v, c collecting the low-order bits that s + v rounds off
+__device__ __forceinline__ void tg_sum_add(acc_t& s, acc_t& c, acc_t v) {
+    acc_t t = s + v;
+    c += tg_abs(s) >= tg_abs(v) ? (s - t) + v : (v - t) + s;
+    s = t;
+}
+
+__device__ __forceinline__ acc_t tg_sum_value(acc_t s, acc_t c) {
+    return s - s == (acc_t)0 ? s + c : s;  // s NaN or inf: c may be NaN, s is the answer
+}
+
+extern "C" __global__ void class_loss_reduce(const acc_t* __restrict__ loss, const acc_t* __restrict__ wt,
+                                             const long long* __restrict__ target, scalar_t* __restrict__ out,
+                                             acc_t* __restrict__ scale, bool* __restrict__ bad,
+                                             long long* __restrict__ bad_value, long long rows, long long C,
+                                             long long ignore_index, int reduction, int check) {
+    __shared__ acc_t s_loss[TG_REDUCE_THREADS], c_loss[TG_REDUCE_THREADS];
+    __shared__ acc_t s_wt[TG_REDUCE_THREADS], c_wt[TG_REDUCE_THREADS];
+    __shared__ long long s_first[TG_REDUCE_THREADS];
+    const int tid = (int)threadIdx.x;
+    acc_t ls = 0, lc = 0, ws = 0, wc = 0;
+    long long first = rows;  // none yet; a thread's rows increase, so its first hit is its least
+    for (long long r = tid; r < rows; r += blockDim.x) {
+        if (reduction != 0) tg_sum_add(ls, lc, loss[r]);
+        if (reduction == 2) tg_sum_add(ws, wc, wt[r]);
+        if (check && first == rows) {
+            long long t = target[r];
+            if (t != ignore_index && (t < 0 || t >= C)) first = r;
+        }
+    }
+    s_loss[tid] = ls;
+    c_loss[tid] = lc;
+    s_wt[tid] = ws;
+    c_wt[tid] = wc;
+    s_first[tid] = first;
+    __syncthreads();
+    for (int k = (int)blockDim.x / 2; k > 0; k >>= 1) {
+        if (tid < k) {
+            c_loss[tid] += c_loss[tid + k];
+            tg_sum_add(s_loss[tid], c_loss[tid], s_loss[tid + k]);
+            c_wt[tid] += c_wt[tid + k];
+            tg_sum_add(s_wt[tid], c_wt[tid], s_wt[tid + k]);
+            if (s_first[tid + k] < s_first[tid]) s_first[tid] = s_first[tid + k];
+        }
+        __syncthreads();
+    }
+    if (tid == 0) {
+        acc_t total = tg_sum_value(s_loss[0], c_loss[0]), denom = tg_sum_value(s_wt[0], c_wt[0]);
+        if (reduction == 1) {
+            out[0] = tg_store(total);
+        } else if (reduction == 2) {
+            out[0] = tg_store(total / denom);
+            scale[0] = denom != 0 ? (acc_t)1 / denom : (acc_t)0;
+        }
+        if (check) {
+            bad[0] = s_first[0] < rows;
+            bad_value[0] = s_first[0] < rows ? target[s_first[0]] : 0;
+        }
     }
 }

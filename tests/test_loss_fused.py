@@ -7,13 +7,20 @@ references (skipped here without one). The op-level PyTorch oracles are in tests
 """
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import os
+import subprocess
+
 import numpy as np
 import pytest
 
 import tensorgrad as tg
+from tensorgrad import device_checks
+from tensorgrad import kernels as K
 from tensorgrad.fused import loss as FL
 from tensorgrad.ops import loss as L
-from test_kernels_on_host import _call, host_library  # noqa: F401  (host_library is a fixture)
+from test_kernels_on_host import CXX, _call, host_library  # noqa: F401  (host_library is a fixture)
 
 _rng = np.random.default_rng(11)
 
@@ -107,6 +114,244 @@ def test_kernels_match_the_reference(host_library, dtype, n, c, s, weighted, eps
         np.testing.assert_allclose(dx, want, **tol)
 
 
+# ---------------------------------------------------------------- the reduction and the target check
+def _rows_case(rows, dtype, bad_at=(), ignore=-100, c=5):
+    """loss and wt rows of the forward's acc dtype and a target with out-of-range entries at bad_at."""
+    acc = FL.acc_dtype(np.dtype(dtype))
+    loss = _rng.uniform(0, 5, size=rows).astype(acc)
+    wt = _rng.uniform(0.2, 2.0, size=rows).astype(acc)
+    t = _rng.integers(0, c, size=rows).astype(np.int64)
+    t[::7] = ignore
+    wt[::7] = 0
+    for i, v in bad_at:
+        t[i] = v
+    return loss, wt, t
+
+
+def _reduce_kernel(call, loss, wt, t, c, ignore, reduction, dtype, check):
+    """(out, scale, bad, bad_value) from a class_loss_reduce `call(arrays, ints, flags)`; unused outputs
+    keep their sentinels (the kernel must not write them)."""
+    out = np.full(1, 7, np.dtype(dtype))
+    scale = np.full(1, 7, loss.dtype)
+    bad = np.full(1, True)
+    bad_value = np.full(1, 12345, np.int64)
+    call([loss, wt, t, out, scale, bad, bad_value], (loss.size, c, ignore),
+         (FL._REDUCTION_CODES[reduction], check))
+    return out, scale, bad, bad_value
+
+
+def _check_reduce(got, loss, wt, t, c, ignore, reduction, dtype, check, tol):
+    out, scale, bad, bad_value = got
+    want = FL.class_loss_reduce_ref(loss, wt, t, c, ignore, reduction, np.dtype(dtype), check)
+    if reduction == "none":
+        assert out[0] == 7
+    else:
+        np.testing.assert_allclose(out[0], want[0], **tol)
+        assert want[0].dtype == np.dtype(dtype) and want[0].shape == ()
+    if reduction == "mean":
+        np.testing.assert_allclose(scale[0], want[1], **tol)
+        assert want[1].dtype == loss.dtype
+    else:
+        assert scale[0] == 7 and want[1] is None
+    if check:
+        assert bool(bad[0]) == bool(want[2]) and bad_value[0] == want[3]
+        assert want[2].dtype == np.bool_ and want[3].dtype == np.int64 and want[3].shape == ()
+    else:
+        assert bad[0] and bad_value[0] == 12345 and want[2] is None
+
+
+REDUCE_CASES = [(1, ()), (6, ()), (40, ((9, 5), (23, -1))), (300, ((299, 17),)), (257, ((0, -3), (3, 99)))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("check", [False, True])
+@pytest.mark.parametrize("rows,bad_at", REDUCE_CASES)
+def test_reduce_kernel_matches_the_reference(host_library, dtype, reduction, check, rows, bad_at):
+    lib = host_library("loss", dtype)
+    loss, wt, t = _rows_case(rows, dtype, bad_at)
+
+    def call(arrays, ints, flags):
+        _call(lib, "class_loss_reduce", arrays, *ints, flags=flags)
+
+    got = _reduce_kernel(call, loss, wt, t, 5, -100, reduction, dtype, check)
+    tol = dict(rtol=1e-6, atol=0) if dtype == "float32" else dict(rtol=1e-13, atol=0)
+    _check_reduce(got, loss, wt, t, 5, -100, reduction, dtype, check, tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reduce_kernel_edge_cases(host_library, dtype):
+    """Every target ignored: mean NaN, scale 0; no rows: sum 0, mean NaN, nothing bad; NaN and inf
+    rows propagate; a uint8-range target compared as int64; a non-default ignore_index."""
+    lib = host_library("loss", dtype)
+
+    def run(loss, wt, t, reduction, c=5, ignore=-100):
+        got = _reduce_kernel(lambda a, i, f: _call(lib, "class_loss_reduce", a, *i, flags=f),
+                             loss, wt, t, c, ignore, reduction, dtype, True)
+        _check_reduce(got, loss, wt, t, c, ignore, reduction, dtype, True, dict(rtol=1e-6, atol=0))
+        return got
+
+    acc = FL.acc_dtype(np.dtype(dtype))
+    out, scale, bad, _ = run(np.zeros(4, acc), np.zeros(4, acc), np.full(4, -100, np.int64), "mean")
+    assert np.isnan(out[0]) and scale[0] == 0 and not bad[0]
+    empty = np.zeros(0, acc)
+    assert run(empty, empty, np.zeros(0, np.int64), "sum")[0][0] == 0
+    out, scale, bad, _ = run(empty, empty, np.zeros(0, np.int64), "mean")
+    assert np.isnan(out[0]) and scale[0] == 0 and not bad[0]
+    loss = np.array([1.0, np.inf, 2.0], acc)
+    assert run(loss, np.ones(3, acc), np.zeros(3, np.int64), "sum")[0][0] == np.inf
+    loss[0] = np.nan
+    assert np.isnan(run(loss, np.ones(3, acc), np.zeros(3, np.int64), "mean")[0][0])
+    _, _, bad, bad_value = run(np.ones(3, acc), np.ones(3, acc), np.array([3, 255, 7]), "none", c=5, ignore=3)
+    assert bad[0] and bad_value[0] == 255
+
+
+# A host harness with real threads for the kernel's block reduction: the shared arrays are
+# shared (function statics), threadIdx is per thread, __syncthreads a barrier; one block of
+# `threads` threads runs class_loss_reduce (the one-thread harness never runs the tree).
+_THREADED_PRELUDE = """
+#include <math.h>
+#include <string.h>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, sizeof f); return f; }
+static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, sizeof d); return d; }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __shared__ static
+struct tg_host_dim { long long x, y; };
+static thread_local tg_host_dim threadIdx = {0, 0};
+static tg_host_dim blockIdx = {0, 0}, blockDim = {1, 1}, gridDim = {1, 1};
+struct tg_barrier {
+    std::mutex m; std::condition_variable cv; long long n = 1, waiting = 0, generation = 0;
+    void wait() {
+        std::unique_lock<std::mutex> lock(m);
+        long long gen = generation;
+        if (++waiting == n) { waiting = 0; ++generation; cv.notify_all(); return; }
+        cv.wait(lock, [&] { return gen != generation; });
+    }
+};
+static tg_barrier tg_bar;
+static inline void __syncthreads() { tg_bar.wait(); }
+"""
+_THREADED_LAUNCHER = """
+extern "C" void launch_class_loss_reduce(int threads, const acc_t* loss, const acc_t* wt, const long long* target,
+                                         scalar_t* out, acc_t* scale, bool* bad, long long* bad_value,
+                                         long long rows, long long C, long long ignore_index, int reduction,
+                                         int check) {
+    blockDim.x = threads;
+    tg_bar.n = threads;
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i)
+        pool.emplace_back([=] {
+            threadIdx.x = i;
+            class_loss_reduce(loss, wt, target, out, scale, bad, bad_value, rows, C, ignore_index, reduction, check);
+        });
+    for (auto& th : pool) th.join();
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def threaded_reduce(tmp_path_factory):
+    if CXX is None:
+        pytest.skip("needs a host C++ compiler (g++ or clang++)")
+    built = {}
+
+    def build(dtype):
+        if dtype not in built:
+            src = _THREADED_PRELUDE + K.source("loss") + _THREADED_LAUNCHER
+            digest = hashlib.sha1((src + dtype).encode()).hexdigest()[:12]
+            out = tmp_path_factory.mktemp("threaded") / f"loss_{dtype}_{digest}.so"
+            cpp = out.with_suffix(".cpp")
+            cpp.write_text(src)
+            cmd = [CXX, "-O1", "-std=c++17", "-shared", "-fPIC", "-pthread", "-x", "c++",
+                   f"-D{K._DTYPE_MACROS[dtype]}", str(cpp), "-o", str(out)]
+            res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+            assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr}"
+            fn = ctypes.CDLL(str(out)).launch_class_loss_reduce
+            fn.restype = None
+            fn.argtypes = ([ctypes.c_int] + [ctypes.c_void_p] * 7 + [ctypes.c_longlong] * 3 + [ctypes.c_int] * 2)
+            built[dtype] = fn
+        return built[dtype]
+    return build
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [2, 8, FL._REDUCE_THREADS])
+@pytest.mark.parametrize("rows,bad_at", REDUCE_CASES)
+def test_reduce_kernel_block_tree_matches_the_reference(threaded_reduce, dtype, threads, rows, bad_at):
+    fn = threaded_reduce(dtype)
+    loss, wt, t = _rows_case(rows, dtype, bad_at)
+    for reduction in ("sum", "mean", "none"):
+        def call(arrays, ints, flags):
+            fn(threads, *[a.ctypes.data for a in arrays], *ints, *[int(f) for f in flags])
+        got = _reduce_kernel(call, loss, wt, t, 5, -100, reduction, dtype, True)
+        tol = dict(rtol=1e-6, atol=0) if dtype == "float32" else dict(rtol=1e-13, atol=0)
+        _check_reduce(got, loss, wt, t, 5, -100, reduction, dtype, True, tol)
+
+
+def test_reduce_reference_is_the_old_composition():
+    """On the CPU the reference is the op's former reduction: NumPy's sum, total / denom, where."""
+    loss, wt, t = _rows_case(50, "float32")
+    out, scale, bad, value = FL.class_loss_reduce_ref(loss, wt, t, 5, -100, "mean", np.float32)
+    assert out == np.float32(loss.sum() / wt.sum()) and scale == np.float32(1 / wt.sum())
+    assert bad is None and value is None
+    out, scale, _, _ = FL.class_loss_reduce_ref(loss, wt, t, 5, -100, "sum", np.float16)
+    assert out.dtype == np.float16 and out == np.float16(loss.sum()) and scale is None
+
+
+class _FakeKernelPath:
+    """The op's CUDA flow on NumPy arrays: class_loss_forward / class_loss_reduce stand in for the
+    kernels (the references), uses_kernel says yes, checks are deferrable; records the reduce calls."""
+
+    def __init__(self, monkeypatch):
+        self.reduce_calls = []
+        ref_reduce = FL.class_loss_reduce_ref
+
+        def reduce(*args):
+            self.reduce_calls.append(args)
+            return ref_reduce(*args)
+        monkeypatch.setattr(FL, "uses_kernel", lambda x, n_cls: True)
+        monkeypatch.setattr(FL, "class_loss_reduce", reduce)
+        monkeypatch.setattr(device_checks, "_deferrable", lambda arr: not device_checks._eager[0])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("fn,name", [(L.cross_entropy, "cross_entropy"), (L.nll_loss, "nll_loss")])
+def test_deferred_target_check_comes_from_the_reduce(monkeypatch, reduction, fn, name):
+    """With the kernels deferring, the op registers ONE check from the reduce's flag, with the same
+    message as the CPU's eager check, read at the next flush; eager mode raises at the call."""
+    fake = _FakeKernelPath(monkeypatch)
+    x = tg.tensor(_rng.normal(size=(4, 10)).astype(np.float32))
+    t = tg.tensor(np.array([1, -100, 10, -1]))
+    with pytest.raises(IndexError) as eager_cpu:  # the message of the eager check
+        device_checks.set_eager(True)
+        try:
+            fn(x, t, reduction=reduction)
+        finally:
+            device_checks.set_eager(False)
+    assert not fake.reduce_calls or fake.reduce_calls[-1][-1] is False
+    fake.reduce_calls.clear()
+    y = fn(x, t, reduction=reduction)
+    assert len(fake.reduce_calls) == 1 and fake.reduce_calls[0][-1] is True
+    assert device_checks.pending_count() == 1
+    with pytest.raises(IndexError) as deferred:
+        device_checks.flush()
+    msg = str(eager_cpu.value)
+    assert msg.startswith(f"{name}(): Target 10 is out of bounds. Valid class indices are 0 to 9 (or "
+                          f"ignore_index=-100); input shape [4, 10], target shape [4]")
+    assert str(deferred.value).startswith(msg + f" [raised by an earlier call of {name}()")
+    assert y.shape == (() if reduction != "none" else (4,))
+    fn(x, tg.tensor(np.array([1, -100, 9, 0])), reduction=reduction)  # valid: a check that passes
+    assert device_checks.pending_count() == 1
+    device_checks.flush()
+
+
 def test_reductions_keep_the_denominator_on_the_device_side():
     """mean divides by the summed target weights; all ignored gives NaN loss and zero gradient."""
     x = tg.tensor(_rng.normal(size=(3, 4)), requires_grad=True)
@@ -144,3 +389,63 @@ def test_cuda_kernels_match_the_reference(device, dtype, n, c, s, weighted, eps,
                                 cp.asarray(g0), -100, eps, log_softmax)
     want = FL.class_loss_backward_ref(x, t, w, ref[2], ref[3], g0, -100, eps, log_softmax)
     np.testing.assert_allclose(dx.get().astype(np.float64), want.astype(np.float64), **tol)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("rows,bad_at", REDUCE_CASES + [(100000, ((77777, 12), (99999, -5)))])
+def test_cuda_reduce_kernel_matches_the_reference(device, dtype, rows, bad_at):
+    """The single-block reduce on the GPU (the tree over 256 threads, float16 stores)."""
+    if device != "cuda":
+        pytest.skip("CUDA kernels: the cpu case is the reference itself")
+    import cupy as cp
+    loss, wt, t = _rows_case(rows, dtype, bad_at)
+    tol = dict(rtol=2e-3, atol=0) if dtype == "float16" else dict(rtol=1e-5 if dtype == "float32" else 1e-12, atol=0)
+    for reduction in ("none", "sum", "mean"):
+        for check in (False, True):
+            got = FL.class_loss_reduce(cp.asarray(loss), cp.asarray(wt), cp.asarray(t), 5, -100, reduction,
+                                       np.dtype(dtype), check)
+            want = FL.class_loss_reduce_ref(loss, wt, t, 5, -100, reduction, np.dtype(dtype), check)
+            for g, w in zip(got, want):
+                assert (g is None) == (w is None)
+                if w is not None:
+                    assert g.shape == () and g.dtype == w.dtype
+                    np.testing.assert_allclose(g.get().astype(np.float64), w.astype(np.float64), **tol)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cuda_target_check_deferred_and_eager(device, reduction):
+    """On CUDA the reduce kernel's flag is the one pending check, raised at the next read with the
+    CPU's message; eager mode raises at the call; a valid call matches the CPU's values."""
+    if device != "cuda":
+        pytest.skip("needs CUDA")
+    x = _rng.normal(size=(6, 10)).astype(np.float32)
+    bad_t = np.array([1, -100, 10, -1, 3, 12])
+    want = None
+    with pytest.raises(IndexError) as cpu:
+        L.cross_entropy(tg.tensor(x), tg.tensor(bad_t), reduction=reduction)
+    xc, tc = tg.tensor(x, device="cuda"), tg.tensor(bad_t, device="cuda")
+    device_checks.discard()
+    L.cross_entropy(xc, tc, reduction=reduction)
+    assert device_checks.pending_count() == 1
+    with pytest.raises(IndexError) as deferred:
+        tg.cuda.synchronize()
+    assert str(deferred.value).startswith(str(cpu.value) + " [raised by an earlier call of cross_entropy()")
+    tg.cuda.set_eager_checks(True)
+    try:
+        with pytest.raises(IndexError) as eager:
+            L.cross_entropy(xc, tc, reduction=reduction)
+    finally:
+        tg.cuda.set_eager_checks(False)
+    assert str(eager.value) == str(cpu.value)
+    good = np.array([1, -100, 9, 0, 3, 2])
+    for w in (None, _rng.uniform(0.5, 2, size=10).astype(np.float32)):
+        kw = {} if w is None else {"weight": tg.tensor(w)}
+        want = L.cross_entropy(tg.tensor(x), tg.tensor(good), reduction=reduction, label_smoothing=0.1, **kw)
+        kw = {} if w is None else {"weight": tg.tensor(w, device="cuda")}
+        got = L.cross_entropy(xc, tg.tensor(good, device="cuda"), reduction=reduction, label_smoothing=0.1, **kw)
+        np.testing.assert_allclose(got.numpy(force=True), want.numpy(), rtol=1e-5, atol=1e-6)
+    all_ignored = L.cross_entropy(tg.tensor(x, device="cuda", requires_grad=True),
+                                  tg.tensor(np.full(6, -100), device="cuda"))
+    assert np.isnan(all_ignored.item())

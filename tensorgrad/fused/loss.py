@@ -9,6 +9,11 @@ it step for step, vectorized over rows.
 On the CPU the references are the path (float32 math for float16/float32, float64 for float64);
 on CUDA one kernel launch each way, for class counts up to ``MAX_KERNEL_CLASSES`` (one thread
 walks a row; wider rows take the references on CuPy arrays, which are the same math).
+
+``class_loss_reduce`` is the op's reduction of those rows ('sum', or 'mean' with the backward's
+scale) and its target range check, one more launch on CUDA: so the op's CUDA forward is two
+kernels and its output allocations (each CuPy call costs the host ~10-30 us, and a small step is
+host-bound), and the check is one flag for tensorgrad/device_checks.py, no extra reductions.
 """
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ from .. import backend, kernels
 
 MAX_KERNEL_CLASSES = 1024
 _THREADS = 256
+_REDUCE_THREADS = 256  # TG_REDUCE_THREADS of kernels/loss.cu
+_REDUCTION_CODES = {"none": 0, "sum": 1, "mean": 2}
 _MAX_BLOCKS = 65536
 
 
@@ -93,10 +100,47 @@ def class_loss_backward_ref(x3, target, weight, lse, sumq, g, ignore_index: int,
     return dx.astype(x3.dtype, copy=False)
 
 
+@_quiet
+def class_loss_reduce_ref(loss, wt, target, n_cls: int, ignore_index: int, reduction: str, out_dtype,
+                          check: bool = False):
+    """(out, scale, bad, bad_value) from the forward's loss and wt rows (N, S) and target (N, S).
+
+    out: 'sum' the total, 'mean' total / sum(wt) (NaN when every target is ignored), in
+    `out_dtype` (0-d); None for 'none'. scale: 'mean' only, 1 / sum(wt) or 0 when that is 0, a
+    0-d array of the rows' dtype (the backward's factor); else None. With `check`: bad, a 0-d bool,
+    whether a target is neither ignore_index nor in [0, n_cls), and bad_value, the first such
+    target (C order) as a 0-d int64 array (0 when none); else both None. On CuPy arrays nothing
+    here reads the device."""
+    xp = backend.xp_of(loss)
+    out = scale = bad = bad_value = None
+    if reduction != "none":
+        total = loss.sum()
+        if reduction == "sum":
+            out = xp.asarray(total, dtype=out_dtype)
+        else:
+            denom = wt.sum()
+            scale = xp.asarray(xp.where(denom != 0, 1 / denom, 0), dtype=denom.dtype)
+            out = xp.asarray(total / denom, dtype=out_dtype)
+    if check:
+        flags = (target != ignore_index) & ((target < 0) | (target >= n_cls))
+        bad = flags.any()
+        flat = flags.reshape(-1)
+        bad_value = (target.reshape(-1).take(flat.view(np.uint8).argmax()) * bad if flat.size
+                     else xp.zeros((), np.int64)).astype(np.int64)
+    return out, scale, bad, bad_value
+
+
 # ---------------------------------------------------------------- dispatch
 def _use_kernel(x3) -> bool:
     return (x3.__class__ is not np.ndarray and x3.dtype.name in kernels.kernel_dtypes("loss")
             and x3.shape[1] <= MAX_KERNEL_CLASSES)
+
+
+def uses_kernel(x, n_cls: int) -> bool:
+    """Whether the class-index loss of `x` (any layout, `n_cls` classes) runs the CUDA kernels,
+    whose class_loss_reduce also checks the targets."""
+    return (x.__class__ is not np.ndarray and x.dtype.name in kernels.kernel_dtypes("loss")
+            and n_cls <= MAX_KERNEL_CLASSES)
 
 
 def _launch(function, n, arrays, ints, eps, has_weight, log_softmax, like):
@@ -117,12 +161,38 @@ def class_loss_forward(x3, target, weight, ignore_index: int, eps: float, log_so
     with x3.device:
         x3 = cp.ascontiguousarray(x3)
         target = cp.ascontiguousarray(target, dtype=np.int64)
-        w = cp.empty(0, x3.dtype) if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)
+        w = x3 if weight is None else cp.ascontiguousarray(weight, dtype=x3.dtype)  # x3: never read
         outs = [cp.empty((n, s), acc_dtype(x3.dtype)) for _ in range(4)]
     if n * s:
         _launch("class_loss_forward", n * s, (x3, target, w, *outs), (n * s, c, s, ignore_index), eps,
                 weight is not None, log_softmax, x3)
     return tuple(outs)
+
+
+def class_loss_reduce(loss, wt, target, n_cls: int, ignore_index: int, reduction: str, out_dtype,
+                      check: bool = False):
+    """class_loss_reduce_ref's (out, scale, bad, bad_value): one single-block kernel on CUDA (for
+    the rows of class_loss_forward's kernel; `out_dtype` its input's dtype), the reference on the
+    CPU. Nothing here reads the device."""
+    out_dtype = np.dtype(out_dtype)
+    if loss.__class__ is np.ndarray or out_dtype.name not in kernels.kernel_dtypes("loss"):
+        return class_loss_reduce_ref(loss, wt, target, n_cls, ignore_index, reduction, out_dtype, check)
+    cp = backend.cupy()
+    with loss.device:
+        target = cp.ascontiguousarray(target, dtype=np.int64)
+        out = cp.empty((), out_dtype) if reduction != "none" else None
+        scale = cp.empty((), loss.dtype) if reduction == "mean" else None
+        bad = cp.empty((), np.bool_) if check else None
+        bad_value = cp.empty((), np.int64) if check else None
+        if out is None and bad is None:
+            return out, scale, bad, bad_value
+        k = kernels.get_kernel("loss", "class_loss_reduce", out_dtype, loss.device.id)
+        # a pointer the call leaves untouched (see the kernel) gets any array of this device
+        k((1,), (_REDUCE_THREADS,), (loss, wt, target, loss if out is None else out, loss if scale is None else scale,
+                                     target if bad is None else bad, target if bad_value is None else bad_value,
+                                     np.int64(loss.size), np.int64(n_cls), np.int64(ignore_index),
+                                     np.int32(_REDUCTION_CODES[reduction]), np.int32(check)))
+    return out, scale, bad, bad_value
 
 
 def class_loss_backward(x3, target, weight, lse, sumq, g, ignore_index: int, eps: float,

@@ -104,27 +104,34 @@ class _IndexClassLoss(Op):
 
     save_inputs = (0,)
 
-    def __init__(self, class_dim, reduction, log_softmax, weight, ignore_index, smoothing, target):
+    def __init__(self, class_dim, reduction, log_softmax, weight, ignore_index, smoothing, target,
+                 target_error=None, op_name=None):
         self.class_dim, self.reduction, self.log_softmax = class_dim, reduction, log_softmax
         self.weight, self.ignore_index, self.smoothing = weight, ignore_index, smoothing
         self.target = target.astype(np.int64, copy=False)
+        # set when the target check is left to the reduce kernel (CUDA, deferred): the error
+        # factory of _check_index_target, and the op's name for the deferred note
+        self.target_error, self.op_name = target_error, op_name
 
     def forward(self, x):
-        xp = xp_of(x)
         x3, t2 = _rows(x, self.target)
         loss, wt, lse, sumq = fused_loss.class_loss_forward(x3, t2, self.weight, self.ignore_index,
                                                             self.smoothing, self.log_softmax)
         self.ctx_arrays = (lse, sumq)
+        make_error = self.target_error
         self.scale = None
+        if self.reduction == "none" and make_error is None:
+            return loss.reshape(self.target.shape).astype(x.dtype, copy=False)
+        # on CUDA one kernel: the sum, or the mean and the backward's scale (1/denominator, 0 when
+        # every target is ignored: the loss is then NaN but the gradient 0), and the target check;
+        # all stay on the device (no host sync)
+        out, self.scale, bad, bad_value = fused_loss.class_loss_reduce(
+            loss, wt, t2, x3.shape[1], self.ignore_index, self.reduction, x.dtype, make_error is not None)
+        if make_error is not None:  # the pending check holds the two 0-d arrays and the factory only
+            device_checks.check(bad, lambda: make_error(bad_value.item()), self.op_name)
         if self.reduction == "none":
             return loss.reshape(self.target.shape).astype(x.dtype, copy=False)
-        total = loss.sum()
-        if self.reduction == "sum":
-            return xp.asarray(total, dtype=x.dtype)
-        denom = wt.sum()
-        with np.errstate(invalid="ignore", divide="ignore"):  # on the device: no host sync on denom
-            self.scale = xp.where(denom != 0, 1 / denom, 0).astype(denom.dtype)
-            return xp.asarray(total / denom, dtype=x.dtype)
+        return out
 
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -291,6 +298,10 @@ def _class_args(op, input, target, weight, ignore_index):
 
 
 def _check_index_target(op, x, t, cd, n_cls, ignore_index):
+    """The target's shape (raised now) and its class range. Returns None when the range is checked
+    here (CPU: raised now; CUDA: through device_checks, eager or deferred), or the error factory
+    ``make_error(value)`` when the op's reduce kernel is to compute the check's flag and value
+    (CUDA kernels, deferred checks: the op registers that one check; see _IndexClassLoss)."""
     if x.ndim == 1:
         if t.ndim != 0:
             raise RuntimeError(f"{op}(): for an unbatched input of shape {list(x.shape)} the target must be "
@@ -308,11 +319,16 @@ def _check_index_target(op, x, t, cd, n_cls, ignore_index):
             raise RuntimeError(f"{op}(): Expected target size {list(want)}, got {list(t.shape)}")
     # on CUDA checked at the next read of a value (no sync here); the fused op meanwhile gives such
     # a position a NaN loss and no gradient, and reads no memory out of bounds
+    shapes = f"input shape {list(x.shape)}, target shape {list(t.shape)}"
+
+    def make_error(v):  # the message holds no array: a pending check keeps none alive
+        return IndexError(f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} (or "
+                          f"ignore_index={ignore_index}); {shapes}")
+    if fused_loss.uses_kernel(x, n_cls) and not device_checks.is_eager():
+        return make_error  # deferred: the op's reduce kernel computes the flag and the first bad target
     bad = (t != ignore_index) & ((t < 0) | (t >= n_cls))
-    shapes = f"input shape {list(x.shape)}, target shape {list(t.shape)}"  # the message holds no array:
-    device_checks.check_value(bad, t, lambda v: IndexError(               # a pending check keeps none alive
-        f"{op}(): Target {v} is out of bounds. Valid class indices are 0 to {n_cls - 1} (or ignore_index="
-        f"{ignore_index}); {shapes}"), f"{op}()")
+    device_checks.check_value(bad, t, make_error, f"{op}()")
+    return None
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
@@ -321,8 +337,8 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     _check_reduction("nll_loss", reduction)
     cd, n_cls, w = _class_args("nll_loss", input, target, weight, ignore_index)
     _check_target_dtype("nll_loss", target)
-    _check_index_target("nll_loss", input._data, target._data, cd, n_cls, ignore_index)
-    return _IndexClassLoss(cd, reduction, False, w, ignore_index, 0.0, target._data)(input)
+    make_error = _check_index_target("nll_loss", input._data, target._data, cd, n_cls, ignore_index)
+    return _IndexClassLoss(cd, reduction, False, w, ignore_index, 0.0, target._data, make_error, "nll_loss()")(input)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -351,8 +367,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                            f"have the input's shape {list(x.shape)}, got {list(t.shape)}; for class "
                            f"indices pass an int64 (Long) target")
     _check_target_dtype("cross_entropy", target)
-    _check_index_target("cross_entropy", x, t, cd, n_cls, ignore_index)
-    return _IndexClassLoss(cd, reduction, True, w, ignore_index, float(label_smoothing), target._data)(input)
+    make_error = _check_index_target("cross_entropy", x, t, cd, n_cls, ignore_index)
+    return _IndexClassLoss(cd, reduction, True, w, ignore_index, float(label_smoothing), target._data, make_error,
+                           "cross_entropy()")(input)
 
 
 # ---------------------------------------------------------------- elementwise regression losses
