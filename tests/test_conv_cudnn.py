@@ -121,7 +121,7 @@ def cudnn_usable(monkeypatch):
 
 def stand_in_timer(ms):
     """A timer that runs the path `reps` times and reports ms[algo] instead of measuring."""
-    def timer(algo, fn, reps):
+    def timer(algo, fn, reps, device):
         for _ in range(reps):
             out = fn()
         return out, ms[algo]

@@ -69,19 +69,21 @@ def reset() -> None:
     _cudnn_ran.clear()
 
 
-def _time_cuda(algo: str, fn, reps: int):
-    """(fn's last result, milliseconds per run) over `reps` runs, with CUDA events on the current stream."""
+def _time_cuda(algo: str, fn, reps: int, device: int):
+    """(fn's last result, milliseconds per run) over `reps` runs, with CUDA events on the current
+    stream of `device`, the one the work runs on (not whichever is current)."""
     cp = backend.cupy()
-    start, end = cp.cuda.Event(), cp.cuda.Event()
-    start.record()
-    for _ in range(reps):
-        out = fn()
-    end.record()
-    end.synchronize()
+    with cp.cuda.Device(device):
+        start, end = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        for _ in range(reps):
+            out = fn()
+        end.record()
+        end.synchronize()
     return out, cp.cuda.get_elapsed_time(start, end) / reps
 
 
-_timer = _time_cuda   # tests substitute a stand-in: (algo, fn, reps) -> (result, ms)
+_timer = _time_cuda   # tests substitute a stand-in: (algo, fn, reps, device) -> (result, ms)
 
 
 def _decline(key, e: Exception) -> None:
@@ -141,14 +143,14 @@ def _measure(key, im2col, cudnn):
     try:
         for _ in range(WARMUP):               # the first call also builds the cuDNN graph
             cudnn()
-        out_c, ms_c = _timer("cudnn", cudnn, REPS)
+        out_c, ms_c = _timer("cudnn", cudnn, REPS, key[-1])
     except Exception as e:
         _decline(key, e)
         return _go(direction, "im2col", im2col)
     _cudnn_ran.add(key)
     for _ in range(WARMUP):
         im2col()
-    out_i, ms_i = _timer("im2col", im2col, REPS)
+    out_i, ms_i = _timer("im2col", im2col, REPS, key[-1])
     _timings[key] = {"cudnn": ms_c, "im2col": ms_i}
     algo = "cudnn" if ms_c <= ms_i else "im2col"
     _choices[key] = algo

@@ -264,8 +264,10 @@ def _operand(cp, arr):
 
 
 def _key(direction, a, b, out_shape, g, device_id):
+    # per thread, as the handle a plan is built with (PyTorch keeps its cuDNN plans per thread too);
+    # the engine filters too, which are module settings a caller may change
     return (direction, a.shape, a.strides, b.shape, b.strides, tuple(out_shape), g.pads, (g.sh, g.sw),
-            (g.dh, g.dw), g.groups, a.dtype.name, device_id)
+            (g.dh, g.dw), g.groups, a.dtype.name, device_id, threading.get_ident(), DETERMINISTIC, ALLOW_TF32)
 
 
 def _run(direction, a, b, out_shape, g):
