@@ -380,10 +380,10 @@ class Generator:
     Pass it as ``generator=`` to rand/randn/randint/randperm/normal, Tensor.uniform_/normal_, nn.init
     and the data utilities: draws from it leave the global generators' streams untouched.
 
-    Beside the seed it keeps a Philox offset for the counter-based draws (dropout masks, made
-    by the same Philox4x32-10 on every device, see tensorgrad/fused/dropout.py): philox_draw()
-    hands out (seed, offset) and moves the offset past the counters used, as PyTorch's CUDA
-    generators do, so the same seed gives the same masks on the CPU and on CUDA.
+    Beside the seed it keeps a Philox offset for the counter-based draws (dropout masks, see
+    tensorgrad/fused/dropout.py): philox_draw() hands out (seed, offset) and moves the offset past
+    the counters used, as PyTorch's CUDA generators do, so the same seed gives the same masks
+    again (and the same masks on the CPU and on CUDA with the CPU's "philox" mask mode).
     """
 
     __slots__ = ("_device", "_seed", "_impl", "_philox_offset")

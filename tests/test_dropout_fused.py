@@ -182,15 +182,34 @@ def _draw_state():
     return tg.default_generator.initial_seed(), tg.default_generator.philox_offset()
 
 
-def test_dropout_output_is_the_reference_at_the_generators_seed_and_offset():
+@pytest.fixture(params=FD.CPU_MASK_MODES)
+def cpu_masks(request):
+    """Each CPU mask mode in turn, and the keep mask it draws for (seed, offset, n_mask, threshold)."""
+    before = FD.set_cpu_masks(request.param)
+    yield FD.keep_mask_ref if request.param == "philox" else FD.keep_mask_fast
+    FD.set_cpu_masks(before)
+
+
+@pytest.fixture
+def philox_cpu_masks():
+    before = FD.set_cpu_masks("philox")
+    yield
+    FD.set_cpu_masks(before)
+
+
+def _apply(keep_fn, x, seed, offset, thr, scale, inner=1):
+    return FD._apply_keep(x, keep_fn(seed, offset, x.size // inner, thr), scale, inner)
+
+
+def test_dropout_output_is_the_reference_at_the_generators_seed_and_offset(cpu_masks):
     x = rand(50, 30)
     tg.manual_seed(77)
     assert _draw_state() == (77, 0)
     y = to_np(dropout(tg.tensor(x), 0.25))
-    np.testing.assert_array_equal(y, FD.dropout_apply_ref(x, 77, 0, FD.keep_threshold(0.25), 1 / 0.75))
+    np.testing.assert_array_equal(y, _apply(cpu_masks, x, 77, 0, FD.keep_threshold(0.25), 1 / 0.75))
     assert _draw_state() == (77, 1500 // 4)  # one counter per four mask entries
     y2 = to_np(dropout(tg.tensor(x), 0.25))
-    np.testing.assert_array_equal(y2, FD.dropout_apply_ref(x, 77, 375, FD.keep_threshold(0.25), 1 / 0.75))
+    np.testing.assert_array_equal(y2, _apply(cpu_masks, x, 77, 375, FD.keep_threshold(0.25), 1 / 0.75))
     dropout(tg.ones(5), 0.5)  # 5 entries: 2 counters
     assert _draw_state() == (77, 752)
 
@@ -270,13 +289,13 @@ def test_manual_seed_reproduces_dropout_and_its_gradient():
 
 
 @pytest.mark.parametrize("shape,lead", [((6, 5, 3, 4), 2), ((5, 3, 4), 1), ((4, 3, 2, 2, 2), 2), ((6, 7), 2)])
-def test_dropout2d_mask_covers_the_trailing_dims(shape, lead):
+def test_dropout2d_mask_covers_the_trailing_dims(shape, lead, cpu_masks):
     x = rand(*shape, low=0.5, high=2.0)
     tg.manual_seed(8)
     with pytest.warns(UserWarning) if len(shape) not in (3, 4) else _no_warning():
         y = to_np(dropout2d(tg.tensor(x), 0.4))
     n_mask = int(np.prod(shape[:lead]))
-    keep = FD.keep_mask_ref(8, 0, n_mask, FD.keep_threshold(0.4)).reshape(shape[:lead] + (1,) * (len(shape) - lead))
+    keep = cpu_masks(8, 0, n_mask, FD.keep_threshold(0.4)).reshape(shape[:lead] + (1,) * (len(shape) - lead))
     np.testing.assert_array_equal(y, x * np.where(keep, 1 / 0.6, 0.0))
     assert _draw_state() == (8, (n_mask + 3) // 4)
 
@@ -388,7 +407,7 @@ def test_cuda_launch_does_not_synchronize():
 
 @needs_gpu
 @pytest.mark.cuda
-def test_same_seed_same_mask_on_cpu_and_cuda():
+def test_same_seed_same_mask_on_cpu_and_cuda(philox_cpu_masks):
     x = rand(33, 70, low=0.5, high=2.0)
     for fn, arr in ((dropout, x), (dropout2d, x.reshape(3, 11, 7, 10))):
         tg.manual_seed(99)
@@ -403,13 +422,40 @@ def test_same_seed_same_mask_on_cpu_and_cuda():
 
 
 @pytest.mark.parametrize("inner", [1, 5])
-def test_cpu_forward_keeps_the_mask_bits_the_backward_applies(inner):
+def test_cpu_forward_keeps_the_mask_bits_the_backward_applies(inner, cpu_masks):
     """dropout_forward's packed bits give what regenerating the mask from (seed, offset) gives."""
     x = np.random.default_rng(3).normal(size=(7, 9 * inner)).astype(np.float32)
     g = np.random.default_rng(4).normal(size=x.shape).astype(np.float32)
     thr = FD.keep_threshold(0.35)
     y, bits = FD.dropout_forward(x, 1234, 56, thr, 1 / 0.65, inner)
-    np.testing.assert_array_equal(y, FD.dropout_apply_ref(x, 1234, 56, thr, 1 / 0.65, inner))
+    np.testing.assert_array_equal(y, _apply(cpu_masks, x, 1234, 56, thr, 1 / 0.65, inner))
     assert bits.nbytes == (x.size // inner + 7) // 8
     np.testing.assert_array_equal(FD.dropout_apply_bits(g, bits, x.size // inner, 1 / 0.65, inner),
-                                  FD.dropout_apply_ref(g, 1234, 56, thr, 1 / 0.65, inner))
+                                  _apply(cpu_masks, g, 1234, 56, thr, 1 / 0.65, inner))
+    # regenerating from (seed, offset), as a Dropout op without stored bits does, gives the same
+    np.testing.assert_array_equal(FD.dropout_apply(g, 1234, 56, thr, 1 / 0.65, inner),
+                                  _apply(cpu_masks, g, 1234, 56, thr, 1 / 0.65, inner))
+
+
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_fast_cpu_masks_keep_the_right_fraction_and_are_reproducible(p):
+    n, thr = 200_000, FD.keep_threshold(p)
+    a = FD.keep_mask_fast(5, 7, n, thr)
+    assert abs(a.mean() - (1 - p)) < 4e-3
+    np.testing.assert_array_equal(a, FD.keep_mask_fast(5, 7, n, thr))
+    if 0 < p < 1:  # another offset or seed: an independent mask
+        for b in (FD.keep_mask_fast(5, 8, n, thr), FD.keep_mask_fast(6, 7, n, thr)):
+            assert abs((a & b).mean() - (1 - p) ** 2) < 4e-3
+
+
+def test_cpu_mask_mode_switch_and_errors():
+    assert FD.cpu_masks() == "fast"  # the default
+    before = FD.set_cpu_masks("philox")
+    try:
+        assert FD.cpu_masks() == "philox"
+        y, _ = FD.dropout_forward(np.ones(40, np.float32), 3, 4, FD.keep_threshold(0.5), 2.0)
+        np.testing.assert_array_equal(y != 0, FD.keep_mask_ref(3, 4, 40, FD.keep_threshold(0.5)))
+    finally:
+        FD.set_cpu_masks(before)
+    with pytest.raises(ValueError, match="mode must be one of fast, philox"):
+        FD.set_cpu_masks("mt19937")

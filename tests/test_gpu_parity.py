@@ -189,7 +189,17 @@ def test_optimizer_steps_match_given_the_same_gradients(name, dtype):
 
 
 def test_dropout_masks_agree_between_devices():
-    """The same seed draws the same Philox mask on both devices, forward and backward."""
+    """The same seed draws the same Philox mask on both devices, forward and backward, with the
+    CPU in its "philox" mask mode (its default "fast" masks are NumPy's own generator's)."""
+    from tensorgrad.fused import dropout as fused_dropout
+    before = fused_dropout.set_cpu_masks("philox")
+    try:
+        _masks_agree()
+    finally:
+        fused_dropout.set_cpu_masks(before)
+
+
+def _masks_agree():
     x = np.random.default_rng(0).standard_normal((64, 32, 12, 12)).astype(np.float32)
     grads, outs = [], []
     for dev in ("cpu", "cuda"):

@@ -1,9 +1,11 @@
 """Dropout (torch.nn.functional forms): dropout, dropout2d.
 
-The keep mask is never stored. Each call takes (seed, offset) from the input device's default
-generator (Generator.philox_draw, so ``tg.manual_seed`` makes it reproducible, and the same seed
-gives the same mask on the CPU and on CUDA) and fused.dropout regenerates the mask from them with
-Philox4x32-10 wherever it is needed: the forward is input * keep / (1-p), and the backward is
+Each call takes (seed, offset) from the input device's default generator (Generator.philox_draw,
+so ``tg.manual_seed`` makes it reproducible) and fused.dropout draws the mask from them: on CUDA
+with Philox4x32-10, regenerated wherever it is needed and never stored; on the CPU with NumPy's
+Philox4x64 generator, kept as bits for the backward (or, after
+``tensorgrad.fused.dropout.set_cpu_masks("philox")``, the very mask CUDA draws for that seed).
+The forward is input * keep / (1-p), and the backward is
 the same map on the gradient, i.e. the same op again, so it is itself differentiable to any
 order. dropout2d draws one mask entry per (sample, channel), covering the `inner` = H*W
 elements of that channel.
