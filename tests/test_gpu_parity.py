@@ -5,6 +5,10 @@ each op; these check that the GPU paths compose (fused kernels, deferred checks,
 into the same training as the CPU's. Skipped without a GPU."""
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -16,36 +20,10 @@ pytestmark = pytest.mark.skipif(tg.cuda.unavailable_reason() is not None,
                                 reason=f"needs a CUDA GPU: {tg.cuda.unavailable_reason()}")
 
 
-class MnistCNN(nn.Module):  # examples/mnist_cnn.py's network
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = nn.Dropout(0.25)
-        self.dropout2 = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(9216, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = F.max_pool2d(x, 2)
-        x = self.dropout1(x)
-        x = tg.flatten(x, 1)
-        x = F.relu(self.fc1(x))
-        x = self.dropout2(x)
-        return F.log_softmax(self.fc2(x), dim=1)
-
-
-class LSTMClassifier(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = nn.LSTM(28, 64, batch_first=True)
-        self.head = nn.Linear(64, 10)
-
-    def forward(self, x):
-        out, _ = self.lstm(x)
-        return self.head(out[:, -1])
+def _example(module, name):
+    """A model class of examples/ (the networks the examples train, not copies of them)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    return getattr(importlib.import_module(module), name)
 
 
 def _mlp():
@@ -88,17 +66,17 @@ def _batch(shape, classes=10, seed=1):
     return x, y
 
 
-CASES = {
-    "mnist_cnn": (MnistCNN, (32, 1, 28, 28)),
-    "mlp": (_mlp, (32, 784)),
-    "lstm": (LSTMClassifier, (16, 28, 28)),
+CASES = {  # name: (model factory, input shape, whether the model ends in log_softmax)
+    "mnist_cnn": (lambda: _example("mnist_cnn", "Net")(), (32, 1, 28, 28), True),
+    "mlp": (_mlp, (32, 784), False),
+    "lstm": (lambda: _example("mnist_lstm", "RowLSTM")(), (16, 1, 28, 28), True),
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("loss_kind", ["nll", "cross_entropy_smoothed"])
 def test_one_step_gradients_match(name, loss_kind):
-    make, shape = CASES[name]
+    make, shape, log_probs = CASES[name]
     cpu, gpu = _pair(make)
     cpu.eval(), gpu.eval()  # dropout off: every other op must agree
     x, y = _batch(shape)
@@ -107,7 +85,7 @@ def test_one_step_gradients_match(name, loss_kind):
         out = model(tg.tensor(x, device=dev))
         t = tg.tensor(y, device=dev)
         if loss_kind == "nll":
-            loss = F.nll_loss(F.log_softmax(out, dim=1) if name != "mnist_cnn" else out, t)
+            loss = F.nll_loss(out if log_probs else F.log_softmax(out, dim=1), t)
         else:
             loss = F.cross_entropy(out, t, label_smoothing=0.1)
         loss.backward()
@@ -119,7 +97,7 @@ def test_one_step_gradients_match(name, loss_kind):
 @pytest.mark.parametrize("name", list(CASES))
 @pytest.mark.parametrize("opt", ["adam", "sgd_nesterov", "adamw"])
 def test_training_steps_match(name, opt):
-    make, shape = CASES[name]
+    make, shape, _ = CASES[name]
     cpu, gpu = _pair(make)
     cpu.eval(), gpu.eval()
     opts = []

@@ -64,6 +64,17 @@ def lstm_seq_forward_ref(pre, w_hh, h0, c0, batch_sizes, reverse, y, c_seq, h_n,
     return y, c_seq, h_n, c_n
 
 
+def _state_before(seq, init, order, sizes, s, n):
+    """The state the first n rows started the s-th step (in running order) from: for rows that ran
+    the step before, its entry of `seq` (c_seq or y), for the others `init` (c0 or h0)."""
+    prev = init[:n].copy()
+    if s > 0:
+        tp = order[s - 1]
+        m = min(n, sizes[tp])
+        prev[:m] = seq[tp, :m]
+    return prev
+
+
 def lstm_seq_backward_ref(act, c_seq, c0, gy, w_hh, batch_sizes, reverse, dz, dh, dc):
     """The LSTM layer's backward loop: from the forward's act, c_seq and c0, the gradient gy of y
     and w_hh, writes dz (T, B, 4H) and turns dh, dc (B, H) from the gradients of h_n, c_n into those
@@ -74,11 +85,7 @@ def lstm_seq_backward_ref(act, c_seq, c0, gy, w_hh, batch_sizes, reverse, dz, dh
     for s in range(t_len - 1, -1, -1):
         t = order[s]
         n = sizes[t]
-        c_prev = c0[:n].copy()
-        if s > 0:  # rows that ran the step before start from its cell state, the others from c0
-            tp = order[s - 1]
-            m = min(n, sizes[tp])
-            c_prev[:m] = c_seq[tp, :m]
+        c_prev = _state_before(c_seq, c0, order, sizes, s, n)
         g = dh[:n]
         g += gy[t, :n]
         rnn_cells._lstm_backward_ref(act[t, :n], c_prev, c_seq[t, :n], g, dc[:n], dz[t, :n], dc[:n])
@@ -113,11 +120,7 @@ def gru_seq_backward_ref(act, ghn, y, h0, gy, w_hh, batch_sizes, reverse, dgi, d
     for s in range(t_len - 1, -1, -1):
         t = order[s]
         n = sizes[t]
-        h_prev = h0[:n].copy()
-        if s > 0:  # rows that ran the step before start from its output, the others from h0
-            tp = order[s - 1]
-            m = min(n, sizes[tp])
-            h_prev[:m] = y[tp, :m]
+        h_prev = _state_before(y, h0, order, sizes, s, n)
         g = dh[:n]
         g += gy[t, :n]
         rnn_cells._gru_backward_ref(act[t, :n], ghn[t, :n], h_prev, g, dgi[t, :n], dgh[t, :n], g)
