@@ -33,6 +33,8 @@ WORKLOADS = {
     "train_cnn": ("conv", "MNIST CNN training step: forward, nll_loss, backward, SGD step", 32),
     "train_lstm": ("recurrent", "sequential-MNIST LSTM step: LSTM(28, width) + Linear, cross_entropy, SGD", 128),
 }
+# workloads whose shapes do not depend on the width (a fixed architecture or input)
+FIXED_WIDTH = frozenset({"maxpool2d_mnist", "mnist_cnn", "train_cnn"})
 
 
 class Framework:
