@@ -1,4 +1,5 @@
-// Fused activations: GELU forward and backward (exact (erf) and tanh forms), and bias + ReLU / GELU.
+// Fused activations: GELU forward and backward (exact (erf) and tanh forms), bias + ReLU / GELU,
+// and ReLU's backward.
 // dtypes: float16 float32 float64
 //
 // Each kernel is one pass over contiguous arrays of n elements; the math matches the NumPy
@@ -50,6 +51,16 @@ extern "C" __global__ void gelu_tanh_backward(const scalar_t* __restrict__ x, co
         acc_t du = (acc_t)TG_SQRT_2_OVER_PI * ((acc_t)1 + (acc_t)(3 * TG_GELU_C) * v * v);
         acc_t d = (acc_t)0.5 * ((acc_t)1 + t) + (acc_t)0.5 * v * ((acc_t)1 - t * t) * du;
         dx[i] = tg_store(tg_load(g[i]) * d);
+    }
+}
+
+// ReLU's backward from its output: 0 where y <= 0, else g, as PyTorch's threshold_backward (a
+// select, so an inf/NaN gradient stays out of the masked positions, and a NaN y passes g). One
+// launch where the composed form is two (the comparison and the select).
+extern "C" __global__ void relu_backward(const scalar_t* __restrict__ y, const scalar_t* __restrict__ g,
+                                         scalar_t* __restrict__ dx, long long n) {
+    TG_FOR_EACH(i, n) {
+        dx[i] = tg_load(y[i]) <= (acc_t)0 ? tg_store((acc_t)0) : g[i];
     }
 }
 

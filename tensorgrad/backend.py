@@ -238,6 +238,17 @@ def where_or_zero(cond, x):
     return xp_of(x).where(cond, x, x.dtype.type(0))
 
 
+def zero_where(cond, x):
+    """0 where `cond`, else `x` (also where `x` is inf or NaN): where_or_zero with the condition
+    inverted, at the same cost (relu's backward masks where y <= 0, so a NaN y passes, as PyTorch)."""
+    if x.__class__ is np.ndarray and x.dtype.kind == "f" and x.flags.c_contiguous and cond.shape == x.shape:
+        ints = _SAME_SIZE_INT[x.dtype.itemsize]
+        bits = np.subtract(cond, 1, dtype=ints, out=np.empty(x.shape, ints))  # True -> 0, False -> -1 (all ones)
+        np.bitwise_and(bits, x.view(ints), out=bits)
+        return bits.view(x.dtype)
+    return xp_of(x).where(cond, x.dtype.type(0), x)
+
+
 def xp_for(device: Device):
     return np if device.type == "cpu" else cupy()
 

@@ -51,6 +51,21 @@ def eager_checks():
     device_checks.set_eager(before)
 
 
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """The (file, function) of every fused kernel fetched from the registry while the test runs,
+    in order: ops fetch their kernel per launch, so this lists the launches."""
+    from tensorgrad import kernels
+    calls = []
+    real = kernels.get_kernel
+
+    def spy(name, function, dtype, device=None):
+        calls.append((name, function))
+        return real(name, function, dtype, device)
+    monkeypatch.setattr(kernels, "get_kernel", spy)
+    return calls
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "cuda: runs on a CUDA device (skipped without a GPU)")
     config.addinivalue_line("markers", "slow: long-running test")

@@ -50,7 +50,7 @@ def test_activation_metadata():
     assert K.kernel_dtypes("activation") == ("float16", "float32", "float64")
     assert set(K.kernel_functions("activation")) == {
         "gelu_erf_forward", "gelu_erf_backward", "gelu_tanh_forward", "gelu_tanh_backward",
-        "bias_relu_forward", "bias_gelu_erf_forward", "bias_gelu_tanh_forward"}
+        "bias_relu_forward", "bias_gelu_erf_forward", "bias_gelu_tanh_forward", "relu_backward"}
 
 
 def test_source_lookups_are_cached():

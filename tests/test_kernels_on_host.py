@@ -71,6 +71,77 @@ def host_library(tmp_path_factory):
     return build
 
 
+# A host harness with real threads, for kernels that cooperate within a block (shared memory,
+# __syncthreads, reduction trees), which the one-thread harness above never exercises: the
+# shared arrays are shared (function statics), threadIdx is per thread, __syncthreads a barrier
+# over the block's threads, and tg_launch runs a grid's blocks one after another.
+THREADED_PRELUDE = """
+#include <math.h>
+#include <string.h>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, sizeof f); return f; }
+static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, sizeof d); return d; }
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __shared__ static
+#define __launch_bounds__(...)
+struct tg_host_dim { long long x, y; };
+static thread_local tg_host_dim threadIdx = {0, 0};
+static tg_host_dim blockIdx = {0, 0}, blockDim = {1, 1}, gridDim = {1, 1};
+struct tg_barrier {
+    std::mutex m; std::condition_variable cv; long long n = 1, waiting = 0, generation = 0;
+    void wait() {
+        std::unique_lock<std::mutex> lock(m);
+        long long gen = generation;
+        if (++waiting == n) { waiting = 0; ++generation; cv.notify_all(); return; }
+        cv.wait(lock, [&] { return gen != generation; });
+    }
+};
+static tg_barrier tg_bar;
+static inline void __syncthreads() { tg_bar.wait(); }
+// body() as a grid of gx blocks of (bx, by) threads, the blocks one after another
+template <class F> static void tg_launch(long long gx, long long bx, long long by, F body) {
+    gridDim.x = gx; blockDim.x = bx; blockDim.y = by; tg_bar.n = bx * by;
+    for (long long b = 0; b < gx; ++b) {
+        blockIdx.x = b;
+        std::vector<std::thread> pool;
+        for (long long i = 0; i < bx * by; ++i)
+            pool.emplace_back([=] { threadIdx.x = i % bx; threadIdx.y = i / bx; body(); });
+        for (auto& t : pool) t.join();
+    }
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def threaded_library(tmp_path_factory):
+    """build(name, dtype, launcher): kernels/<name>.cu under THREADED_PRELUDE, with `launcher`
+    (C++ defining extern "C" entry points that call tg_launch) appended, as a ctypes library."""
+    if CXX is None:
+        pytest.skip("needs a host C++ compiler (g++ or clang++)")
+    built = {}
+
+    def build(name: str, dtype: str, launcher: str):
+        src = THREADED_PRELUDE + K.source(name) + launcher
+        digest = hashlib.sha1((src + dtype).encode()).hexdigest()[:12]
+        if digest not in built:
+            out = tmp_path_factory.mktemp("threaded") / f"{name}_{dtype}_{digest}.so"
+            cpp = out.with_suffix(".cpp")
+            cpp.write_text(src)
+            cmd = [CXX, "-O1", "-std=c++17", "-shared", "-fPIC", "-pthread", "-x", "c++",
+                   f"-D{K._DTYPE_MACROS[dtype]}", str(cpp), "-o", str(out)]
+            res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+            assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr}"
+            built[digest] = ctypes.CDLL(str(out))
+        return built[digest]
+    return build
+
+
 def _call(lib, function, arrays, *ints, reals=(), flags=(), acc=None):
     """function(*arrays, *ints as long long, *reals as acc_t, *flags as int); acc_t is the math type
     of `acc` (a dtype), by default of the first array's dtype."""

@@ -8,19 +8,15 @@ references (skipped here without one). The op-level PyTorch oracles are in tests
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import subprocess
 
 import numpy as np
 import pytest
 
 import tensorgrad as tg
 from tensorgrad import device_checks
-from tensorgrad import kernels as K
 from tensorgrad.fused import loss as FL
 from tensorgrad.ops import loss as L
-from test_kernels_on_host import CXX, _call, host_library  # noqa: F401  (host_library is a fixture)
+from test_kernels_on_host import _call, host_library, threaded_library  # noqa: F401  (fixtures)
 
 _rng = np.random.default_rng(11)
 
@@ -206,38 +202,8 @@ def test_reduce_kernel_edge_cases(host_library, dtype):
     assert bad[0] and bad_value[0] == 255
 
 
-# A host harness with real threads for the kernel's block reduction: the shared arrays are
-# shared (function statics), threadIdx is per thread, __syncthreads a barrier; one block of
-# `threads` threads runs class_loss_reduce (the one-thread harness never runs the tree).
-_THREADED_PRELUDE = """
-#include <math.h>
-#include <string.h>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <vector>
-static inline float __int_as_float(int i) { float f; memcpy(&f, &i, sizeof f); return f; }
-static inline double __longlong_as_double(long long i) { double d; memcpy(&d, &i, sizeof d); return d; }
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __restrict__ __restrict
-#define __shared__ static
-struct tg_host_dim { long long x, y; };
-static thread_local tg_host_dim threadIdx = {0, 0};
-static tg_host_dim blockIdx = {0, 0}, blockDim = {1, 1}, gridDim = {1, 1};
-struct tg_barrier {
-    std::mutex m; std::condition_variable cv; long long n = 1, waiting = 0, generation = 0;
-    void wait() {
-        std::unique_lock<std::mutex> lock(m);
-        long long gen = generation;
-        if (++waiting == n) { waiting = 0; ++generation; cv.notify_all(); return; }
-        cv.wait(lock, [&] { return gen != generation; });
-    }
-};
-static tg_barrier tg_bar;
-static inline void __syncthreads() { tg_bar.wait(); }
-"""
+# class_loss_reduce in one block of `threads` real threads (tests/test_kernels_on_host.py's
+# threaded harness: the one-thread harness never runs the tree).
 _THREADED_LAUNCHER = """
 extern "C" void launch_class_loss_reduce(int threads, const acc_t* loss, const acc_t* wt, const long long* target,
                                          scalar_t* out, acc_t* scale, bool* bad, long long* bad_value,
@@ -257,27 +223,12 @@ extern "C" void launch_class_loss_reduce(int threads, const acc_t* loss, const a
 
 
 @pytest.fixture(scope="module")
-def threaded_reduce(tmp_path_factory):
-    if CXX is None:
-        pytest.skip("needs a host C++ compiler (g++ or clang++)")
-    built = {}
-
+def threaded_reduce(threaded_library):
     def build(dtype):
-        if dtype not in built:
-            src = _THREADED_PRELUDE + K.source("loss") + _THREADED_LAUNCHER
-            digest = hashlib.sha1((src + dtype).encode()).hexdigest()[:12]
-            out = tmp_path_factory.mktemp("threaded") / f"loss_{dtype}_{digest}.so"
-            cpp = out.with_suffix(".cpp")
-            cpp.write_text(src)
-            cmd = [CXX, "-O1", "-std=c++17", "-shared", "-fPIC", "-pthread", "-x", "c++",
-                   f"-D{K._DTYPE_MACROS[dtype]}", str(cpp), "-o", str(out)]
-            res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
-            assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stderr}"
-            fn = ctypes.CDLL(str(out)).launch_class_loss_reduce
-            fn.restype = None
-            fn.argtypes = ([ctypes.c_int] + [ctypes.c_void_p] * 7 + [ctypes.c_longlong] * 3 + [ctypes.c_int] * 2)
-            built[dtype] = fn
-        return built[dtype]
+        fn = threaded_library("loss", dtype, _THREADED_LAUNCHER).launch_class_loss_reduce
+        fn.restype = None
+        fn.argtypes = ([ctypes.c_int] + [ctypes.c_void_p] * 7 + [ctypes.c_longlong] * 3 + [ctypes.c_int] * 2)
+        return fn
     return build
 
 
@@ -449,3 +400,34 @@ def test_cuda_target_check_deferred_and_eager(device, reduction):
     all_ignored = L.cross_entropy(tg.tensor(x, device="cuda", requires_grad=True),
                                   tg.tensor(np.full(6, -100), device="cuda"))
     assert np.isnan(all_ignored.item())
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("fn", [L.cross_entropy, L.nll_loss])
+def test_cuda_target_and_weight_on_another_device_raise(device, fn):
+    """The target and the class weights must be on the input's device (they reach the kernels as
+    arrays): a CPU target for a CUDA input raises, naming the op and both devices, as PyTorch
+    does, instead of a silent host-to-device copy."""
+    if device != "cuda":
+        pytest.skip("needs a CUDA input and a CPU target")
+    x = tg.tensor(_rng.normal(size=(4, 5)).astype(np.float32), device="cuda", requires_grad=True)
+    t = tg.tensor(np.array([0, 1, 2, 3]))
+    name = fn.__name__
+    with pytest.raises(RuntimeError, match=rf"{name}.*same device.*(cuda:0.*cpu|cpu.*cuda:0)"):
+        fn(x, t)
+    with pytest.raises(RuntimeError, match=rf"{name}.*same device"):
+        fn(x, t.to("cuda"), weight=tg.ones(5))
+    fn(x, t.to("cuda"), weight=tg.ones(5, device="cuda")).backward()   # all on the GPU: fine
+    assert x.grad is not None
+
+
+def test_target_device_is_checked_before_the_op_runs(monkeypatch):
+    """On one device the check passes through check_same_device with input, target and weight."""
+    seen = []
+    real = L.check_same_device
+    monkeypatch.setattr(L, "check_same_device", lambda op, arrays: (seen.append((op, len(arrays))), real(op, arrays)))
+    x = tg.tensor(_rng.normal(size=(4, 5)).astype(np.float32))
+    t = tg.tensor(np.array([0, 1, 2, 3]))
+    L.cross_entropy(x, t, weight=tg.ones(5))
+    L.nll_loss(x, t)
+    assert seen == [("cross_entropy", 3), ("nll_loss", 2)]

@@ -250,18 +250,11 @@ def test_cuda_kernels_match_the_reference(device, dtype, shape, axis):
 
 
 @pytest.mark.cuda
-def test_cuda_one_launch_each_way(device, monkeypatch):
+def test_cuda_one_launch_each_way(device, kernel_calls):
     """On CUDA the op forward and the backward are one kernel launch each (and no other op)."""
     if device != "cuda":
         pytest.skip("CUDA only")
-    from tensorgrad import kernels as K
-    calls = []
-    real = K.get_kernel
-
-    def spy(name, function, dtype, dev=None):
-        calls.append((name, function))
-        return real(name, function, dtype, dev)
-    monkeypatch.setattr(K, "get_kernel", spy)
+    calls = kernel_calls
     for op in ("softmax", "log_softmax"):
         calls.clear()
         x = to_tg(_rng.normal(size=(64, 10)).astype(np.float32), device)

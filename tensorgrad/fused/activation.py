@@ -239,6 +239,21 @@ def gelu_backward(x, grad, approximate: str = "none"):
     return _launch_elementwise("activation", fn, (x, grad), x.dtype)
 
 
+# ---------------------------------------------------------------- relu backward
+def relu_backward_ref(y, grad):
+    """grad where y > 0 and where y is NaN, else 0: PyTorch's threshold_backward(grad, y, 0)."""
+    return backend.zero_where(y <= 0, grad)
+
+
+def relu_backward(y, grad):
+    """ReLU's backward from its output y: one kernel launch on CUDA (kernels/activation.cu
+    relu_backward) for same-shape, same-dtype arrays, the reference otherwise."""
+    if (y.__class__ is np.ndarray or y.dtype.name not in _KERNEL_DTYPES or grad.dtype != y.dtype
+            or grad.shape != y.shape):
+        return relu_backward_ref(y, grad)
+    return _launch_elementwise("activation", "relu_backward", (y, grad), y.dtype)
+
+
 # ---------------------------------------------------------------- bias + activation
 BIAS_ACTIVATIONS = ("relu", "gelu")
 

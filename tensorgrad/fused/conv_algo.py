@@ -4,7 +4,10 @@
 TENSORGRAD_CONV_ALGO (read at each call):
   auto    (default) the first time a configuration (direction, shapes, dtype, geometry, device)
           runs, both paths are timed with CUDA events (one warm-up, then REPS runs each) and the
-          faster one is remembered for that configuration and direction
+          faster one is remembered for that configuration and direction. That first run waits
+          for the GPU (the timing) and runs each path a few times, so a new shape (the last
+          partial batch, a new batch size) costs one such pause, as torch.backends.cudnn.benchmark;
+          where shapes keep changing, set cudnn
   cudnn   cuDNN wherever it takes the configuration, im2col elsewhere
   im2col  always im2col + cuBLAS
 Where cuDNN is unavailable (no frontend or library: cudnn_conv.unavailable_reason()) or declines a
@@ -170,19 +173,22 @@ def _device_id(arr):
 def fprop(x, w, b, g, im2col):
     """y = conv2d(x, w) (+ b): `im2col(x, w, b)` is the im2col + GEMM forward."""
     key = ("fprop", x.shape, w.shape, b is not None, x.dtype.name, _geometry_key(g), _device_id(x))
-    return run(key, lambda: im2col(x, w, b), lambda: cudnn_conv.fprop(x, w, b, g))
+    with x.device:  # both paths allocate and launch on the operands' device, whichever is current
+        return run(key, lambda: im2col(x, w, b), lambda: cudnn_conv.fprop(x, w, b, g))
 
 
 def dgrad(gy, w, g, in_shape, im2col):
     """gx = conv2d's adjoint in its input, applied to gy: `im2col(gy, w)` is the GEMM + col2im path."""
     key = ("dgrad", gy.shape, w.shape, tuple(in_shape), gy.dtype.name, _geometry_key(g), _device_id(gy))
-    return run(key, lambda: im2col(gy, w), lambda: cudnn_conv.dgrad(gy, w, g, in_shape))
+    with gy.device:
+        return run(key, lambda: im2col(gy, w), lambda: cudnn_conv.dgrad(gy, w, g, in_shape))
 
 
 def wgrad(x, gy, g, w_shape, im2col):
     """gw = conv2d's adjoint in its weight: `im2col(x, gy)` is the im2col + GEMM path."""
     key = ("wgrad", x.shape, gy.shape, tuple(w_shape), x.dtype.name, _geometry_key(g), _device_id(x))
-    return run(key, lambda: im2col(x, gy), lambda: cudnn_conv.wgrad(x, gy, g, w_shape))
+    with x.device:
+        return run(key, lambda: im2col(x, gy), lambda: cudnn_conv.wgrad(x, gy, g, w_shape))
 
 
 __all__ = ["ENV", "ALGOS", "mode", "on_cuda", "run", "fprop", "dgrad", "wgrad", "choices", "reasons",

@@ -300,7 +300,8 @@ def fprop(x, w, b, g):
     """y = conv2d(x, w) (+ b) for CuPy arrays x (N, C, H, W), w (O, C/groups, kh, kw)."""
     y = _run("fprop", x, w, (x.shape[0], w.shape[0], g.oh, g.ow), g)
     if b is not None:
-        y += b.reshape(1, -1, 1, 1)
+        with y.device:  # the add's kernel runs on y's device, whichever is current
+            y += b.reshape(1, -1, 1, 1)
     return y
 
 

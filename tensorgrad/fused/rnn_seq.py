@@ -28,6 +28,8 @@ the oracle for the kernels in tests; the CPU op keeps its own code. The kernels 
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import backend, kernels
@@ -161,84 +163,93 @@ def _c(a):
     return a if a.flags.c_contiguous else backend.xp_of(a).ascontiguousarray(a)
 
 
+def _on_device_of(a):
+    """The device context of a CuPy array (its allocations and copies go there, whichever device is
+    current: a kernel reads only its own device's memory); no context for a NumPy array."""
+    return contextlib.nullcontext() if a.__class__ is np.ndarray else a.device
+
+
 def lstm_seq_forward(pre, w_hh, h0, c0, batch_sizes=None, reverse=False, w_hh_t=None):
     """Run the LSTM layer's forward loop. pre (T, B, 4H), C-contiguous, is overwritten with the
     activated gates; returns (y, c_seq, h_n, c_n). A packed batch's y is zero past each sequence's end.
     `w_hh_t` may pass w_hh.T C-contiguous (the kernel's layout) when the caller has it."""
-    xp = backend.xp_of(pre)
-    t_len, batch, gates = pre.shape
-    hid = gates // 4
-    y = (xp.zeros if batch_sizes else xp.empty)((t_len, batch, hid), dtype=pre.dtype)
-    c_seq = xp.empty((t_len, batch, hid), dtype=pre.dtype)
-    h_n, c_n = xp.empty((batch, hid), dtype=pre.dtype), xp.empty((batch, hid), dtype=pre.dtype)
-    if pre.__class__ is np.ndarray:
-        return lstm_seq_forward_ref(pre, w_hh, h0, c0, batch_sizes, reverse, y, c_seq, h_n, c_n)
-    if not pre.flags.c_contiguous:
-        raise ValueError("lstm_seq_forward: pre must be C-contiguous (it is written in place)")
-    w_hh_t = _c(w_hh.T) if w_hh_t is None else _c(w_hh_t)
-    sizes = _device_sizes(batch_sizes, t_len, batch, pre)
-    _launch("lstm_seq_forward", batch, hid, 2, pre,
-            (pre, w_hh_t, _c(h0), _c(c0), sizes, y, c_seq, h_n, c_n, np.int64(t_len), np.int64(batch),
-             np.int64(hid), np.int32(bool(reverse))))
-    return y, c_seq, h_n, c_n
+    with _on_device_of(pre):
+        xp = backend.xp_of(pre)
+        t_len, batch, gates = pre.shape
+        hid = gates // 4
+        y = (xp.zeros if batch_sizes else xp.empty)((t_len, batch, hid), dtype=pre.dtype)
+        c_seq = xp.empty((t_len, batch, hid), dtype=pre.dtype)
+        h_n, c_n = xp.empty((batch, hid), dtype=pre.dtype), xp.empty((batch, hid), dtype=pre.dtype)
+        if pre.__class__ is np.ndarray:
+            return lstm_seq_forward_ref(pre, w_hh, h0, c0, batch_sizes, reverse, y, c_seq, h_n, c_n)
+        if not pre.flags.c_contiguous:
+            raise ValueError("lstm_seq_forward: pre must be C-contiguous (it is written in place)")
+        w_hh_t = _c(w_hh.T) if w_hh_t is None else _c(w_hh_t)
+        sizes = _device_sizes(batch_sizes, t_len, batch, pre)
+        _launch("lstm_seq_forward", batch, hid, 2, pre,
+                (pre, w_hh_t, _c(h0), _c(c0), sizes, y, c_seq, h_n, c_n, np.int64(t_len), np.int64(batch),
+                 np.int64(hid), np.int32(bool(reverse))))
+        return y, c_seq, h_n, c_n
 
 
 def lstm_seq_backward(act, c_seq, c0, gy, w_hh, dh_n, dc_n, batch_sizes=None, reverse=False):
     """Run the LSTM layer's backward loop: returns (dz (T, B, 4H), dh0, dc0). dz is zero in the rows
     a step skipped. dh_n and dc_n are not modified."""
-    xp = backend.xp_of(act)
-    t_len, batch, gates = act.shape
-    hid = gates // 4
-    dz = (xp.zeros_like if batch_sizes else xp.empty_like)(act)
-    dh, dc = xp.array(dh_n, order="C", copy=True), xp.array(dc_n, order="C", copy=True)
-    if act.__class__ is np.ndarray:
-        return lstm_seq_backward_ref(act, c_seq, c0, gy, w_hh, batch_sizes, reverse, dz, dh, dc)
-    sizes = _device_sizes(batch_sizes, t_len, batch, act)
-    _launch("lstm_seq_backward", batch, hid, 4, act,
-            (_c(act), _c(c_seq), _c(c0), _c(gy), _c(w_hh), sizes, dz, dh, dc, np.int64(t_len), np.int64(batch),
-             np.int64(hid), np.int32(bool(reverse))))
-    return dz, dh, dc
+    with _on_device_of(act):
+        xp = backend.xp_of(act)
+        t_len, batch, gates = act.shape
+        hid = gates // 4
+        dz = (xp.zeros_like if batch_sizes else xp.empty_like)(act)
+        dh, dc = xp.array(dh_n, order="C", copy=True), xp.array(dc_n, order="C", copy=True)
+        if act.__class__ is np.ndarray:
+            return lstm_seq_backward_ref(act, c_seq, c0, gy, w_hh, batch_sizes, reverse, dz, dh, dc)
+        sizes = _device_sizes(batch_sizes, t_len, batch, act)
+        _launch("lstm_seq_backward", batch, hid, 4, act,
+                (_c(act), _c(c_seq), _c(c0), _c(gy), _c(w_hh), sizes, dz, dh, dc, np.int64(t_len), np.int64(batch),
+                 np.int64(hid), np.int32(bool(reverse))))
+        return dz, dh, dc
 
 
 def gru_seq_forward(pre, w_hh, b_hh, h0, batch_sizes=None, reverse=False, w_hh_t=None):
     """Run the GRU layer's forward loop. pre (T, B, 3H) = gi, C-contiguous, is overwritten with the
     activated gates; returns (y, ghn, h_n). b_hh may be None."""
-    xp = backend.xp_of(pre)
-    t_len, batch, gates = pre.shape
-    hid = gates // 3
-    y = (xp.zeros if batch_sizes else xp.empty)((t_len, batch, hid), dtype=pre.dtype)
-    ghn = xp.empty((t_len, batch, hid), dtype=pre.dtype)
-    h_n = xp.empty((batch, hid), dtype=pre.dtype)
-    if pre.__class__ is np.ndarray:
-        return gru_seq_forward_ref(pre, w_hh, b_hh, h0, batch_sizes, reverse, y, ghn, h_n)
-    if not pre.flags.c_contiguous:
-        raise ValueError("gru_seq_forward: pre must be C-contiguous (it is written in place)")
-    w_hh_t = _c(w_hh.T) if w_hh_t is None else _c(w_hh_t)
-    with pre.device:
+    with _on_device_of(pre):
+        xp = backend.xp_of(pre)
+        t_len, batch, gates = pre.shape
+        hid = gates // 3
+        y = (xp.zeros if batch_sizes else xp.empty)((t_len, batch, hid), dtype=pre.dtype)
+        ghn = xp.empty((t_len, batch, hid), dtype=pre.dtype)
+        h_n = xp.empty((batch, hid), dtype=pre.dtype)
+        if pre.__class__ is np.ndarray:
+            return gru_seq_forward_ref(pre, w_hh, b_hh, h0, batch_sizes, reverse, y, ghn, h_n)
+        if not pre.flags.c_contiguous:
+            raise ValueError("gru_seq_forward: pre must be C-contiguous (it is written in place)")
+        w_hh_t = _c(w_hh.T) if w_hh_t is None else _c(w_hh_t)
         b_hh = xp.zeros(gates, dtype=pre.dtype) if b_hh is None else _c(b_hh)
-    sizes = _device_sizes(batch_sizes, t_len, batch, pre)
-    _launch("gru_seq_forward", batch, hid, 2, pre,
-            (pre, w_hh_t, b_hh, _c(h0), sizes, y, ghn, h_n, np.int64(t_len), np.int64(batch), np.int64(hid),
-             np.int32(bool(reverse))))
-    return y, ghn, h_n
+        sizes = _device_sizes(batch_sizes, t_len, batch, pre)
+        _launch("gru_seq_forward", batch, hid, 2, pre,
+                (pre, w_hh_t, b_hh, _c(h0), sizes, y, ghn, h_n, np.int64(t_len), np.int64(batch), np.int64(hid),
+                 np.int32(bool(reverse))))
+        return y, ghn, h_n
 
 
 def gru_seq_backward(act, ghn, y, h0, gy, w_hh, dh_n, batch_sizes=None, reverse=False):
     """Run the GRU layer's backward loop: returns (dgi, dgh (T, B, 3H), dh0); dgi and dgh are zero
     in the rows a step skipped. dh_n is not modified."""
-    xp = backend.xp_of(act)
-    t_len, batch, gates = act.shape
-    hid = gates // 3
-    alloc = xp.zeros_like if batch_sizes else xp.empty_like
-    dgi, dgh = alloc(act), alloc(act)
-    dh = xp.array(dh_n, order="C", copy=True)
-    if act.__class__ is np.ndarray:
-        return gru_seq_backward_ref(act, ghn, y, h0, gy, w_hh, batch_sizes, reverse, dgi, dgh, dh)
-    sizes = _device_sizes(batch_sizes, t_len, batch, act)
-    _launch("gru_seq_backward", batch, hid, 3, act,
-            (_c(act), _c(ghn), _c(y), _c(h0), _c(gy), _c(w_hh), sizes, dgi, dgh, dh, np.int64(t_len),
-             np.int64(batch), np.int64(hid), np.int32(bool(reverse))))
-    return dgi, dgh, dh
+    with _on_device_of(act):
+        xp = backend.xp_of(act)
+        t_len, batch, gates = act.shape
+        hid = gates // 3
+        alloc = xp.zeros_like if batch_sizes else xp.empty_like
+        dgi, dgh = alloc(act), alloc(act)
+        dh = xp.array(dh_n, order="C", copy=True)
+        if act.__class__ is np.ndarray:
+            return gru_seq_backward_ref(act, ghn, y, h0, gy, w_hh, batch_sizes, reverse, dgi, dgh, dh)
+        sizes = _device_sizes(batch_sizes, t_len, batch, act)
+        _launch("gru_seq_backward", batch, hid, 3, act,
+                (_c(act), _c(ghn), _c(y), _c(h0), _c(gy), _c(w_hh), sizes, dgi, dgh, dh, np.int64(t_len),
+                 np.int64(batch), np.int64(hid), np.int32(bool(reverse))))
+        return dgi, dgh, dh
 
 
 __all__ = ["MAX_HIDDEN", "supported", "lstm_seq_forward", "lstm_seq_backward", "lstm_seq_forward_ref",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..fused import activation as fused_act
 from ..autograd.function import Op
-from ..backend import where_or_zero, xp_of
+from ..backend import xp_of
 from .arithmetic import Where, clamp_max
 from .elementwise import exp, sigmoid, tanh
 from ._util import wrap_dim
@@ -26,13 +26,14 @@ class Relu(Op):
 
 
 class MaskGrad(Op):
-    """grad where y > 0, else 0, in one op: relu's backward, itself differentiable in `grad`."""
+    """grad where y > 0 (or NaN), else 0, in one op: relu's backward, itself differentiable in `grad`."""
 
     save_inputs = (1,)
 
     def forward(self, grad, y):
-        # a select, not a product: an inf/nan gradient stays out of the masked positions (as in PyTorch)
-        return where_or_zero(y > 0, grad)
+        # a select, not a product: an inf/nan gradient stays out of the masked positions, and a
+        # NaN y passes the gradient (PyTorch's threshold_backward); one launch on CUDA
+        return fused_act.relu_backward(y, grad)
 
     def backward(self, gg):
         (y,) = self.saved_tensors

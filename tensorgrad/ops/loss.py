@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from .. import device_checks
-from ..autograd.function import Op
+from ..autograd.function import Op, check_same_device
 from ..fused import loss as fused_loss
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -282,6 +282,10 @@ def _class_args(op, input, target, weight, ignore_index):
     """Validate input, target and weight; returns (class dim, number of classes, weight array or None)."""
     _float_input(op, input)
     check_tensor(op, target, "target")
+    if weight is not None:
+        check_tensor(op, weight, "weight")
+    # the target and weight enter the fused op as arrays, not inputs: the op's device check would miss them
+    check_same_device(op, [input._data, target._data] + ([weight._data] if weight is not None else []))
     x = input._data
     if x.ndim == 0:
         raise ValueError(f"{op}(): input must have at least 1 dimension (the classes); got a 0-d tensor")
@@ -289,7 +293,6 @@ def _class_args(op, input, target, weight, ignore_index):
     n_cls = x.shape[cd]
     w = None
     if weight is not None:
-        check_tensor(op, weight, "weight")
         if weight._data.ndim != 1 or weight._data.shape[0] != n_cls:
             raise RuntimeError(f"{op}(): weight tensor should be defined either for all {n_cls} classes or "
                                f"no classes but got weight tensor of shape: {list(weight._data.shape)}")

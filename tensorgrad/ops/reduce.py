@@ -15,6 +15,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
+from ..fused import reduce as fused_reduce
 from ..fused import softmax as fused_softmax
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dims, wrap_dim
@@ -89,6 +90,10 @@ class Sum(Op):
 
     def forward(self, x):
         self.in_shape = x.shape
+        if fused_reduce.uses_kernel(x, self.dims):  # CUDA bias gradients: one launch (fused/reduce.py)
+            shape = _keepdim_shape(x.shape, self.dims) if self.keepdim else tuple(
+                n for i, n in enumerate(x.shape) if i not in self.dims)
+            return fused_reduce.sum_outer_inner(x, self.dims, shape)
         return x.sum(axis=self.dims, keepdims=self.keepdim, dtype=x.dtype)  # NumPy would widen int32
 
     def backward(self, grad):
