@@ -77,9 +77,11 @@ cudnn)
         > "$DEST/cudnn-tests.txt" 2>&1
     echo "pytest exit: $?"; tail -n 40 "$DEST/cudnn-tests.txt" ;;
 bench)
+    carried_wheels  # cuDNN convolutions need the carried frontend wheel
     timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda --profile \
         --json "$DEST/device-train-step.json" 2>&1 | tee "$DEST/device-train-step.txt" ;;
 suite)
+    carried_wheels
     timeout "${SUITE_S:-150}" python3 -m tensorgrad.bench --json "$DEST/bench-suite.json" \
         --plot "$DEST/bench-suite.png" 2>&1 | tee "$DEST/bench-suite.txt" ;;
 mnist)
