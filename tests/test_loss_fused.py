@@ -55,7 +55,8 @@ def _composed(x3, t, w, ignore, eps, log_softmax):
 
 
 CASES = [(6, 5, 1, None, 0.0, True), (6, 5, 3, "w", 0.0, True), (6, 4, 2, None, 0.3, True),
-         (6, 7, 1, "w", 0.2, True), (6, 5, 2, "w", 0.0, False), (6, 3, 1, None, 0.1, False)]
+         (6, 7, 1, "w", 0.2, True), (6, 5, 2, "w", 0.0, False), (6, 3, 1, None, 0.1, False),
+         (6, 5, 1, None, 0.0, False)]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -77,6 +78,27 @@ def test_reference_matches_the_composed_math(dtype, n, c, s, weighted, eps, log_
     dx0 = FL.class_loss_backward_ref(x, t, w, lse, sumq, np.asarray(0.5, dtype), -100, eps, log_softmax)
     np.testing.assert_allclose(dx0, (want_d * 0.5).astype(dtype), **tol)
     assert dx.dtype == dtype and dx.shape == x.shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("log_softmax", [True, False])
+def test_reference_rows_path_is_the_general_one(dtype, log_softmax):
+    """(N, C) logits without weights or smoothing take a shorter path; it gives exactly what the
+    general (N, C, S) path gives with all-one class weights, edge rows and targets included."""
+    x, t = _case(7, 5, 1, dtype)
+    t[5, 0], t[6, 0] = 5, -3                        # out of range both ways: NaN
+    fast = FL.class_loss_forward_ref(x, t, None, -100, 0.0, log_softmax)
+    general = FL.class_loss_forward_ref(x, t, np.ones(5, dtype), -100, 0.0, log_softmax)
+    for a, b in zip(fast, general):
+        assert a.shape == b.shape == (7, 1) and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    assert np.isnan(fast[0][5, 0]) and np.isnan(fast[0][6, 0]) and fast[0][0, 0] == 0 and fast[1][0, 0] == 0
+    _, _, lse, sumq = fast
+    for g in (_rng.normal(size=(7, 1)).astype(FL.acc_dtype(dtype)), np.asarray(0.25, FL.acc_dtype(dtype))):
+        d_fast = FL.class_loss_backward_ref(x, t, None, lse, sumq, g, -100, 0.0, log_softmax)
+        d_general = FL.class_loss_backward_ref(x, t, np.ones(5, dtype), lse, sumq, g, -100, 0.0, log_softmax)
+        assert d_fast.shape == x.shape and d_fast.dtype == x.dtype
+        np.testing.assert_array_equal(d_fast, d_general)
 
 
 def test_reference_marks_out_of_range_targets_nan():
