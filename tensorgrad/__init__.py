@@ -13,9 +13,9 @@ from .dtypes import (bool_ as bool, double, float, float16, float32, float64, ha
                      promote_types)
 from .backend import Device as device, Generator, default_generator
 from .tensor import Tensor, Size
-from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, from_dlpack, from_numpy, full,
-                       full_like, get_rng_state, initial_seed, linspace, manual_seed, normal, ones, ones_like,
+                       full_like, get_rng_state, initial_seed, linspace, manual_seed, multinomial, normal, ones, ones_like,
                        rand, rand_like, randint, randn, randn_like, randperm, seed, set_rng_state, tensor,
                        zeros, zeros_like)
 from .ops.arithmetic import *  # noqa: F401,F403
@@ -26,11 +26,15 @@ from .ops.reduce import *  # noqa: F401,F403
 from .ops.linalg import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
-from . import autograd, cuda  # noqa: E402
+from .ops.sort import *  # noqa: F401,F403
+from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+
+# PyTorch's float constants (the names float and int are dtypes here)
+from math import e, inf, nan, pi  # noqa: E402
 
 
 def result_type(tensor1, tensor2):

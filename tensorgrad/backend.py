@@ -249,6 +249,12 @@ def zero_where(cond, x):
     return xp_of(x).where(cond, x.dtype.type(0), x)
 
 
+def argsort_stable(arr, axis: int):
+    """Indices sorting `arr` along `axis`, equal values in their order, NaN last (CuPy's sort is
+    always stable and takes no kind='stable')."""
+    return arr.argsort(axis=axis, kind="stable") if arr.__class__ is np.ndarray else arr.argsort(axis=axis)
+
+
 def xp_for(device: Device):
     return np if device.type == "cpu" else cupy()
 

@@ -374,6 +374,60 @@ def bernoulli(input, *, generator=None):
     return _leaf(_bernoulli_mask("bernoulli()", input.shape, input, input.dtype, input.device, generator))
 
 
+def multinomial(input, num_samples, replacement=False, *, generator=None):
+    """Category indices drawn from the rows of `input`, non-negative finite weights (not all zero;
+    they need not sum to 1): int64 of shape (num_samples,) for a 1-D input, (rows, num_samples)
+    for a 2-D one. With replacement each draw inverts the row's cumulative weights; without, a
+    row's draws are distinct and in the order drawn (exponential races: the categories with the
+    smallest E / w, E ~ Exp(1), the Efraimidis-Spirakis scheme). Drawn on the input's device
+    from its generator; invalid weights raise at the next read of a value on CUDA, as PyTorch."""
+    from . import device_checks
+    if not isinstance(input, Tensor):
+        raise TypeError(f"multinomial(): argument 'input' must be Tensor, not {type(input).__name__}")
+    w = input._data
+    if w.dtype.kind != "f":
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: {input.dtype}")
+    if w.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim, got shape {list(w.shape)}")
+    n_cat = w.shape[-1]
+    if isinstance(num_samples, bool) or not isinstance(num_samples, numbers.Integral):
+        raise TypeError(f"multinomial(): num_samples must be an int, got {type(num_samples).__name__}")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if n_cat == 0:
+        raise RuntimeError("multinomial(): the input has no categories (its last dim is 0)")
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError(f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+                           f"(n_sample={num_samples}, {n_cat} categories)")
+    xp = backend.xp_of(w)
+    dev = input.device
+    with backend.device_context(dev):
+        rows = w.reshape(-1, n_cat).astype(np.float64)
+        r = rows.shape[0]
+        device_checks.check((rows < 0) | ~xp.isfinite(rows), lambda: RuntimeError(
+            "multinomial(): probability tensor contains either `inf`, `nan` or element < 0"), "multinomial()")
+        device_checks.check(rows.sum(axis=1) <= 0, lambda: RuntimeError(
+            "multinomial(): invalid multinomial distribution (sum of probabilities <= 0)"), "multinomial()")
+        u = backend.random_uniform(dev, (r, num_samples if replacement else n_cat), np.float64, generator,
+                                   op="multinomial()")
+        if replacement:
+            # one search over all rows at once: row i's cumulative weights, scaled to [0, 1], plus i
+            cdf = xp.cumsum(rows, axis=1)
+            cdf = cdf / cdf[:, -1:] + xp.arange(r, dtype=np.float64)[:, None]
+            at = u + xp.arange(r, dtype=np.float64)[:, None]
+            idx = xp.searchsorted(cdf.reshape(-1), at.reshape(-1), side="right").reshape(r, num_samples)
+            idx = xp.clip(idx - xp.arange(r)[:, None] * n_cat, 0, n_cat - 1)
+        else:
+            device_checks.check((rows > 0).sum(axis=1) < num_samples, lambda: RuntimeError(
+                "multinomial(): invalid multinomial distribution (with replacement=False, not enough "
+                "non-negative category to sample)"), "multinomial()")
+            with np.errstate(divide="ignore"):
+                race = -xp.log1p(-u) / rows       # Exp(1) / w; a zero weight never finishes (inf)
+            idx = backend.argsort_stable(race, 1)[:, :num_samples]
+        idx = idx.astype(np.int64, copy=False)
+    return _leaf(idx.reshape(num_samples) if w.ndim == 1 else idx)
+
+
 def _bernoulli_mask(op, shape, p, dtype, device, generator):
     """An array of 0/1 in `dtype`, each 1 with probability p (a number or a Tensor broadcasting to shape)."""
     if isinstance(p, Tensor):

@@ -50,11 +50,20 @@ def synchronize(device=None) -> None:
 
 
 def manual_seed(seed: int) -> None:
-    """Seed the current device's generator (tensorgrad.manual_seed seeds all devices)."""
+    """Seed the current device's generator (tensorgrad.manual_seed seeds all devices). Without a
+    usable GPU it does nothing (after checking the seed), as in PyTorch, so seed-everything code
+    runs on any machine."""
+    if not is_available():
+        backend._seed_value(seed, "cuda.manual_seed()")
+        return
     backend.manual_seed_cuda(seed, current_device())
 
 
 def manual_seed_all(seed: int) -> None:
+    """Seed every device's generator; nothing to seed without a usable GPU (as in PyTorch)."""
+    if not is_available():
+        backend._seed_value(seed, "cuda.manual_seed_all()")
+        return
     backend.manual_seed_cuda(seed)
 
 

@@ -303,6 +303,28 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    # new_*: tensors of this one's dtype and device unless told otherwise (PyTorch's Tensor.new_*)
+    def _new(self, fn, *args, dtype=None, device=None, requires_grad=False):
+        from . import creation
+        return getattr(creation, fn)(*args, dtype=self.dtype if dtype is None else dtype,
+                                     device=self.device if device is None else device, requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("zeros", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("ones", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new("empty", *size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new("full", size, fill_value, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A copy of `data` with this tensor's dtype and device (unless given), as PyTorch."""
+        return self._new("tensor", data, dtype=dtype, device=device, requires_grad=requires_grad)
+
     def float(self):
         return self.to(dtypes.float32)
 
@@ -547,6 +569,10 @@ class Tensor:
         return self._inplace(lambda t: _random("normal_", (t.shape,), t.dtype, t.device, False,
                                                backend.random_normal, generator) * std + mean)
 
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from .creation import multinomial
+        return multinomial(self, num_samples, replacement, generator=generator)
+
     def bernoulli(self, *, generator=None):
         from .creation import bernoulli
         return bernoulli(self, generator=generator)
@@ -784,6 +810,7 @@ from .ops import index as _ix  # noqa: E402
 from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _rd  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
+from .ops import sort as _so  # noqa: E402
 
 
 # the hottest operators are the functional ops themselves: one Python call less per op
@@ -810,3 +837,4 @@ _bind(_sh, "reshape view flatten unflatten permute transpose swapaxes swapdims s
            "expand broadcast_to repeat flip split chunk unbind narrow movedim moveaxis tile contiguous")
 _bind(_ix, "gather scatter scatter_add index_select index_put masked_fill masked_select nonzero tril triu "
            "take_along_dim")
+_bind(_so, "sort argsort msort topk kthvalue unique")

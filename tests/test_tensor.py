@@ -228,8 +228,8 @@ def test_cuda_unavailable_errors_name_reason():
               lambda: tg.arange(3, device="cuda")):
         with pytest.raises(RuntimeError, match=pattern):
             f()
-    for f in (tg.cuda.current_device, tg.cuda.synchronize, lambda: tg.cuda.set_device(0),
-              lambda: tg.cuda.device(0), lambda: tg.cuda.manual_seed(1), lambda: tg.cuda.manual_seed_all(1)):
+    # (seeding CUDA without it does nothing, as in PyTorch: tests/test_compat_api.py)
+    for f in (tg.cuda.current_device, tg.cuda.synchronize, lambda: tg.cuda.set_device(0), lambda: tg.cuda.device(0)):
         with pytest.raises(RuntimeError, match=pattern):
             f()
     assert not tg.cuda.is_available()

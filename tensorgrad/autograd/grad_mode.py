@@ -107,6 +107,31 @@ class no_grad(_GradMode):
     _mode = False
 
 
+class inference_mode(_GradMode):
+    """PyTorch's inference_mode: ops inside record nothing, as under no_grad (tensorgrad has no
+    separate inference tensors). ``inference_mode(False)`` leaves grad mode as it is. Also a
+    decorator, bare or called."""
+
+    _mode = False
+
+    def __new__(cls, mode=True):
+        if callable(mode) and not isinstance(mode, bool):  # used bare: @inference_mode
+            return _decorate(False, mode)
+        return object.__new__(cls)
+
+    def __init__(self, mode=True):
+        self._on = bool(mode)
+
+    def __enter__(self):
+        self._prev = _state.enabled
+        if self._on:
+            _state.enabled = False
+        return self
+
+    def __call__(self, fn):
+        return _decorate(False, fn) if self._on else fn
+
+
 class enable_grad(_GradMode):
     """Re-enables recording inside a ``no_grad`` block."""
 

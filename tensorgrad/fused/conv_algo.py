@@ -1,7 +1,8 @@
 """Which implementation runs a convolution on CUDA: cuDNN (fused/cudnn_conv.py) or im2col + cuBLAS
 (ops/conv.py with fused/im2col.py). The one place that decides; the ops call it for CuPy arrays.
 
-TENSORGRAD_CONV_ALGO (read at each call):
+TENSORGRAD_CONV_ALGO (read at each call; where unset, tensorgrad.backends.cudnn's enabled and
+benchmark choose: im2col when not enabled, else auto with benchmark, cudnn without):
   auto    (default) the first time a configuration (direction, shapes, dtype, geometry, device)
           runs, both paths are timed with CUDA events (one warm-up, then REPS runs each) and the
           faster one is remembered for that configuration and direction. That first run waits
@@ -31,6 +32,10 @@ ENV = "TENSORGRAD_CONV_ALGO"
 ALGOS = ("cudnn", "im2col")
 WARMUP = 1
 REPS = 2
+# tensorgrad.backends.cudnn.enabled / .benchmark (used where TENSORGRAD_CONV_ALGO is not set):
+# not enabled -> im2col; benchmark -> auto (time both); not benchmark -> cudnn (its heuristics)
+CUDNN_ENABLED = True
+BENCHMARK = True
 
 _choices: dict = {}     # key -> the algorithm that runs it
 _reasons: dict = {}     # key -> why cuDNN does not run it
@@ -40,8 +45,11 @@ _cudnn_ran: set = set()  # keys cuDNN has run: a later failure there is an error
 
 
 def mode() -> str:
-    """The TENSORGRAD_CONV_ALGO setting: 'auto', 'cudnn' or 'im2col'."""
-    m = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    """'auto', 'cudnn' or 'im2col': TENSORGRAD_CONV_ALGO where set, else from
+    tensorgrad.backends.cudnn's enabled and benchmark."""
+    m = os.environ.get(ENV, "").strip().lower()
+    if not m:
+        return "im2col" if not CUDNN_ENABLED else "auto" if BENCHMARK else "cudnn"
     if m not in ("auto",) + ALGOS:
         raise ValueError(f"{ENV}={m!r}: expected one of auto, cudnn, im2col")
     return m

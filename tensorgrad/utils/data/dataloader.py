@@ -158,17 +158,34 @@ def default_collate(batch):
 
 # ---------------------------------------------------------------- loader
 class DataLoader:
-    """Iterates a dataset in batches. Workers are not spawned: loading runs in the calling process
-    (num_workers is accepted for compatibility). pin_memory=True copies every tensor of each batch
+    """Iterates a dataset in batches. Workers are not spawned: loading runs in the calling process,
+    as one worker. num_workers and PyTorch's worker options (timeout, prefetch_factor,
+    persistent_workers, multiprocessing_context, in_order) are accepted and checked as PyTorch
+    checks them; with num_workers > 0, worker_init_fn(0) runs at the start of each pass over the
+    data, where PyTorch's workers would run it. pin_memory=True copies every tensor of each batch
     into page-locked memory, so that `.to('cuda', non_blocking=True)` uploads asynchronously; without
     a usable CUDA device it warns and loads into ordinary memory, as PyTorch does. `generator` (a CPU tensorgrad.Generator, or a numpy.random.Generator) drives the
     shuffle order when shuffle=True; None uses the global generator (tg.manual_seed)."""
 
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None,
-                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, generator=None):
+                 num_workers=0, collate_fn=None, pin_memory=False, drop_last=False, timeout=0,
+                 worker_init_fn=None, multiprocessing_context=None, generator=None, *, prefetch_factor=None,
+                 persistent_workers=False, pin_memory_device="", in_order=True):
         if not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable "
                              "multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                             "to enable multiprocessing, otherwise set prefetch_factor to None.")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+        if worker_init_fn is not None and not callable(worker_init_fn):
+            raise TypeError(f"worker_init_fn must be callable, got {type(worker_init_fn).__name__}")
+        self.timeout, self.worker_init_fn, self.multiprocessing_context = timeout, worker_init_fn, multiprocessing_context
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -204,6 +221,8 @@ class DataLoader:
         return self.collate_fn([ds[i] for i in idx])
 
     def __iter__(self):
+        if self.worker_init_fn is not None and self.num_workers > 0:
+            self.worker_init_fn(0)  # this process is the one worker
         pin = _pin if self._pin else _same
         if not self._auto_collation:
             for i in self.sampler:

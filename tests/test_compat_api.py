@@ -1,0 +1,148 @@
+"""PyTorch names that training scripts use around the model: seeding CUDA on any machine,
+tg.accelerator, tg.backends (cudnn switches wired to the convolution path, mps), inference_mode,
+the float constants, Tensor.new_*, and DataLoader's worker options."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import tensorgrad as tg
+from tensorgrad.fused import conv_algo, cudnn_conv
+from tensorgrad.utils.data import DataLoader, TensorDataset
+from oracle import needs_torch, torch
+
+CUDA = tg.cuda.is_available()
+
+
+# ---------------------------------------------------------------- seeding CUDA without a GPU
+@pytest.mark.skipif(CUDA, reason="the no-GPU branch: with a GPU these seed it (tests/test_generator.py)")
+def test_cuda_seeding_without_a_gpu_does_nothing():
+    tg.manual_seed(3)
+    before = tg.rand(4).numpy()
+    tg.manual_seed(3)
+    tg.cuda.manual_seed(7)
+    tg.cuda.manual_seed_all(7)
+    np.testing.assert_array_equal(tg.rand(4).numpy(), before)   # the CPU stream untouched
+    with pytest.raises(TypeError, match="cuda.manual_seed"):
+        tg.cuda.manual_seed("7")                                # the seed is still checked
+    with pytest.raises(ValueError, match="out of range"):
+        tg.cuda.manual_seed_all(2 ** 64)
+
+
+# ---------------------------------------------------------------- tg.accelerator
+def test_accelerator_is_cuda():
+    assert tg.accelerator.is_available() == CUDA
+    assert tg.accelerator.current_accelerator() == tg.device("cuda")
+    assert tg.accelerator.current_accelerator(check_available=True) == (tg.device("cuda") if CUDA else None)
+    assert tg.accelerator.device_count() == (tg.cuda.device_count() if CUDA else 0)
+    # the official PyTorch examples' device choice
+    device = tg.accelerator.current_accelerator() if tg.accelerator.is_available() else tg.device("cpu")
+    assert tg.ones(2, device=device).device.type == ("cuda" if CUDA else "cpu")
+
+
+# ---------------------------------------------------------------- tg.backends
+@pytest.fixture
+def cudnn_flags(monkeypatch):
+    """The switches restored after the test, TENSORGRAD_CONV_ALGO unset during it."""
+    monkeypatch.delenv(conv_algo.ENV, raising=False)
+    saved = (conv_algo.CUDNN_ENABLED, conv_algo.BENCHMARK, cudnn_conv.DETERMINISTIC, cudnn_conv.ALLOW_TF32)
+    yield tg.backends.cudnn
+    conv_algo.CUDNN_ENABLED, conv_algo.BENCHMARK, cudnn_conv.DETERMINISTIC, cudnn_conv.ALLOW_TF32 = saved
+
+
+def test_cudnn_switches_choose_the_convolution_path(cudnn_flags, monkeypatch):
+    cudnn = cudnn_flags
+    assert (cudnn.enabled, cudnn.benchmark) == (True, True) and conv_algo.mode() == "auto"
+    cudnn.benchmark = False                       # cuDNN's heuristics, no timing
+    assert conv_algo.mode() == "cudnn"
+    cudnn.enabled = False                         # no cuDNN at all
+    assert conv_algo.mode() == "im2col"
+    monkeypatch.setenv(conv_algo.ENV, "auto")     # the environment decides over the switches
+    assert conv_algo.mode() == "auto"
+    import tensorgrad.backends.cudnn as cudnn_module   # the import form reaches the same switches
+    assert cudnn_module is cudnn and cudnn_module.enabled is False
+
+
+def test_cudnn_numerics_switches_reach_the_plans(cudnn_flags):
+    cudnn = cudnn_flags
+    assert cudnn.deterministic is cudnn_conv.DETERMINISTIC is True
+    assert cudnn.allow_tf32 is cudnn_conv.ALLOW_TF32 is False
+    cudnn.deterministic, cudnn.allow_tf32 = False, True
+    assert (cudnn_conv.DETERMINISTIC, cudnn_conv.ALLOW_TF32) == (False, True)   # part of the plan key
+    with pytest.raises(TypeError, match="expected a bool"):
+        cudnn.benchmark = 1
+
+
+def test_cudnn_availability_and_mps():
+    assert tg.backends.cudnn.is_available() == (cudnn_conv.unavailable_reason() is None)
+    assert (tg.backends.cudnn.version() is None) == (not tg.backends.cudnn.is_available())
+    assert tg.backends.mps.is_available() is False and tg.backends.mps.is_built() is False
+
+
+# ---------------------------------------------------------------- inference_mode
+def test_inference_mode_records_nothing():
+    x = tg.ones(3, requires_grad=True)
+    with tg.inference_mode():
+        assert not (x * 2).requires_grad and not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    with tg.inference_mode(False):
+        assert (x * 2).requires_grad
+
+    @tg.inference_mode
+    def bare(t):
+        return t * 2
+
+    @tg.inference_mode()
+    def called(t):
+        return t * 2
+    assert not bare(x).requires_grad and not called(x).requires_grad and (x * 2).requires_grad
+
+
+# ---------------------------------------------------------------- constants and new_*
+@needs_torch
+def test_constants_are_torchs():
+    for name in ("inf", "nan", "pi", "e"):
+        a, b = getattr(tg, name), getattr(torch, name)
+        assert (math.isnan(a) and math.isnan(b)) or a == b, name
+
+
+@needs_torch
+@pytest.mark.parametrize("call", [lambda t, m: t.new_zeros(2, 3), lambda t, m: t.new_ones((4,)),
+                                  lambda t, m: t.new_full((2, 2), 7), lambda t, m: t.new_tensor([1, 2, 3]),
+                                  lambda t, m: t.new_zeros(2, dtype=m.int64),
+                                  lambda t, m: t.new_tensor(np.array([1.5, 2.5]), requires_grad=True)])
+def test_new_tensors_take_dtype_and_device_of_self(call, device):
+    a = call(tg.ones(2, dtype=tg.float64, device=device), tg)
+    b = call(torch.ones(2, dtype=torch.float64), torch)
+    assert a.dtype.name == str(b.dtype).split(".")[-1] and tuple(a.shape) == tuple(b.shape)
+    assert a.device.type == device and a.requires_grad == b.requires_grad
+    np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().numpy())
+    assert tuple(tg.ones(1).new_empty(2, 5).shape) == (2, 5)
+
+
+# ---------------------------------------------------------------- DataLoader's worker options
+@needs_torch
+@pytest.mark.parametrize("kwargs", [dict(prefetch_factor=2), dict(persistent_workers=True), dict(timeout=-1)])
+def test_worker_options_are_checked_as_in_pytorch(kwargs):
+    with pytest.raises(ValueError) as ours:
+        DataLoader(list(range(4)), **kwargs)
+    with pytest.raises(ValueError) as theirs:
+        torch.utils.data.DataLoader(list(range(4)), **kwargs)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_worker_init_fn_runs_once_per_pass_with_workers():
+    ds = TensorDataset(tg.arange(6))
+    calls = []
+    loader = DataLoader(ds, batch_size=4, num_workers=2, worker_init_fn=calls.append, persistent_workers=True,
+                        prefetch_factor=2, timeout=5, multiprocessing_context="spawn")
+    assert [b[0].tolist() for b in loader] == [[0, 1, 2, 3], [4, 5]]
+    list(loader)
+    assert calls == [0, 0]                        # this process is the one worker, once per pass
+    calls.clear()
+    list(DataLoader(ds, batch_size=4, worker_init_fn=calls.append))
+    assert calls == []                            # no workers: PyTorch does not call it either
+    with pytest.raises(TypeError, match="worker_init_fn must be callable"):
+        DataLoader(ds, num_workers=1, worker_init_fn=3)
