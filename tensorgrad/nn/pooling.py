@@ -1,6 +1,8 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d (torch.nn's arguments, attributes and reprs)."""
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, and the resampling layers Upsample,
+UpsamplingNearest2d, UpsamplingBilinear2d (torch.nn's arguments, attributes and reprs)."""
 from __future__ import annotations
 
+from ..ops import interpolate as _interp
 from ..ops import pool as _pool
 from .module import Module
 
@@ -63,3 +65,39 @@ class AdaptiveAvgPool2d(Module):
 
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
+
+
+class Upsample(Module):
+    """Resampling of the spatial dims (functional.interpolate): nearest, nearest-exact, linear,
+    bilinear, trilinear; give `size` or `scale_factor`."""
+
+    def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        self.name = type(self).__name__
+        self.size = size
+        self.scale_factor = float(scale_factor) if isinstance(scale_factor, (int, float)) else (
+            tuple(float(f) for f in scale_factor) if scale_factor is not None else None)
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def forward(self, input):
+        return _interp.interpolate(input, self.size, self.scale_factor, self.mode, self.align_corners,
+                                   recompute_scale_factor=self.recompute_scale_factor)
+
+    def extra_repr(self) -> str:
+        what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear with align_corners=True (as PyTorch's)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)

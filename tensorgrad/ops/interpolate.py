@@ -1,0 +1,146 @@
+"""interpolate (torch.nn.functional.interpolate): nearest, nearest-exact, linear, bilinear and
+trilinear resampling of the spatial dims of (N, C, *spatial) input.
+
+Each spatial dim is resampled on its own (all these modes are separable): a nearest mode is one
+index_select of source positions, a linear mode the sum of two index_selects weighted by
+constants. So the backward (scatter-adds of the gradient) and double backward come from the
+index ops. Source positions follow PyTorch's CPU kernels, computed in the same precision (float32
+for float16/float32 input, float64 for float64), so nearest picks the same pixels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor
+from ._util import check_tensor
+from .index import IndexSelect
+
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_NEAREST = ("nearest", "nearest-exact")
+_MODES = _NEAREST + tuple(_LINEAR_DIMS) + ("bicubic", "area")
+
+
+def _const(arr) -> Tensor:
+    return Tensor._make(arr, None, 0, None)
+
+
+def _scale(in_size: int, out_size: int, scale_factor, acc):
+    """PyTorch's compute_scales_value: 1/scale_factor where one was given, else in/out."""
+    if scale_factor is not None and scale_factor > 0:
+        return acc.type(1.0 / scale_factor)
+    return acc.type(in_size) / acc.type(out_size)
+
+
+def _nearest_index(in_size, out_size, scale_factor, exact, acc):
+    dst = np.arange(out_size, dtype=acc)
+    if out_size == in_size:
+        return np.arange(out_size, dtype=np.int64)
+    scale = _scale(in_size, out_size, scale_factor, acc)
+    src = np.floor((dst + acc.type(0.5)) * scale if exact else dst * scale)
+    return np.minimum(src.astype(np.int64), in_size - 1)
+
+
+def _linear_taps(in_size, out_size, scale_factor, align_corners, acc):
+    """(i0, i1, w0, w1): out[j] = w0[j] * in[i0[j]] + w1[j] * in[i1[j]]."""
+    dst = np.arange(out_size, dtype=acc)
+    if align_corners:
+        scale = acc.type(in_size - 1) / acc.type(out_size - 1) if out_size > 1 else acc.type(0)
+        src = dst * scale
+    else:
+        scale = _scale(in_size, out_size, scale_factor, acc)
+        src = np.maximum(scale * (dst + acc.type(0.5)) - acc.type(0.5), acc.type(0))
+    i0 = np.minimum(src.astype(np.int64), in_size - 1)
+    w1 = np.clip(src - i0.astype(acc), 0, 1).astype(acc)
+    i1 = i0 + (i0 < in_size - 1)
+    return i0, i1, (acc.type(1) - w1), w1
+
+
+def _resample_dim(t: Tensor, axis: int, out_size: int, scale_factor, mode, align_corners):
+    data = t._data
+    in_size = data.shape[axis]
+    xp_dev = t.device
+    acc = np.dtype(np.float64) if data.dtype == np.float64 else np.dtype(np.float32)
+    from ..creation import tensor as _tensor
+
+    def on_device(a):
+        return _tensor(a, device=xp_dev)._data
+
+    if mode in _NEAREST:
+        idx = _nearest_index(in_size, out_size, scale_factor, mode == "nearest-exact", acc)
+        return IndexSelect((Ellipsis,), (axis,), (on_device(idx),))(t)
+    i0, i1, w0, w1 = _linear_taps(in_size, out_size, scale_factor, align_corners, acc)
+    shape = [1] * data.ndim
+    shape[axis] = out_size
+    a = IndexSelect((Ellipsis,), (axis,), (on_device(i0),))(t)
+    b = IndexSelect((Ellipsis,), (axis,), (on_device(i1),))(t)
+    wa = _const(on_device(w0.astype(data.dtype).reshape(shape)))
+    wb = _const(on_device(w1.astype(data.dtype).reshape(shape)))
+    return a * wa + b * wb
+
+
+def _tuple(v, n: int, name: str):
+    if isinstance(v, (tuple, list)):
+        if len(v) != n:
+            raise ValueError(f"interpolate(): {name} {list(v)} must have one entry per spatial dim ({n})")
+        return tuple(v)
+    return (v,) * n
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resample the spatial dims of `input` (N, C, d1[, d2[, d3]]) to `size` or by `scale_factor`."""
+    check_tensor("interpolate", input)
+    x = input._data
+    spatial = x.ndim - 2
+    if mode not in _MODES:
+        raise ValueError(f"interpolate(): mode {mode!r} is not one of {', '.join(_MODES)}")
+    if mode in ("bicubic", "area") or antialias:
+        raise NotImplementedError(f"interpolate(): mode={mode!r}{' with antialias' if antialias else ''} is not "
+                                  f"supported; use nearest, nearest-exact, linear, bilinear or trilinear")
+    if not 1 <= spatial <= 3:
+        raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for "
+                                  f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
+                                  f"nearest-exact (got {mode})")
+    if mode in _LINEAR_DIMS and _LINEAR_DIMS[mode] != spatial:
+        raise NotImplementedError(f"Got {x.ndim}D input, but {mode} mode needs {_LINEAR_DIMS[mode] + 2}D input")
+    if mode in _NEAREST and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if x.dtype.kind != "f":
+        raise RuntimeError(f"interpolate(): expected a floating point input, got {input.dtype}")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined" if size is not None
+                         else "either size or scale_factor should be defined")
+    in_sizes = x.shape[2:]
+    if size is not None:
+        if isinstance(size, (tuple, list)) and len(size) != spatial:
+            raise ValueError(f"Input and output must have the same number of spatial dimensions, but got input "
+                             f"with spatial dimensions of {list(in_sizes)} and output size of {list(size)}. Please "
+                             f"provide input tensor in (N, C, d1, d2, ...,dK) format and output size in "
+                             f"(o1, o2, ...,oK) format.")
+        out_sizes = tuple(int(s) for s in _tuple(size, spatial, "size"))
+        factors = (None,) * spatial
+    else:
+        factors = tuple(float(f) for f in _tuple(scale_factor, spatial, "scale_factor"))
+        out_sizes = tuple(int(math.floor(n * f)) for n, f in zip(in_sizes, factors))
+        if recompute_scale_factor:
+            factors = (None,) * spatial
+    if any(s <= 0 for s in out_sizes):
+        raise ValueError(f"interpolate(): output size {list(out_sizes)} must be positive (input spatial size "
+                         f"{list(in_sizes)})")
+    out = input
+    for k in range(spatial):
+        identity = out_sizes[k] == in_sizes[k] and (mode in _NEAREST or align_corners or factors[k] in (None, 1.0))
+        if not identity:  # (nearest keeps every index at equal sizes, as PyTorch's nearest_idx)
+            out = _resample_dim(out, 2 + k, out_sizes[k], factors[k], mode, bool(align_corners))
+    return out if out is not input else input.clone()
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """interpolate, under the older name (torch.nn.functional.upsample)."""
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+__all__ = ["interpolate", "upsample"]
