@@ -29,6 +29,10 @@ from .ops.index import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler  # noqa: E402
+from . import amp  # noqa: E402
+from .amp import autocast  # noqa: E402
+
+cuda.amp = amp.cuda_amp  # tg.cuda.amp.GradScaler / autocast, PyTorch's older names
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"

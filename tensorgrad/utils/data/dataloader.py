@@ -13,7 +13,7 @@ import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
-from .dataset import _Collated, _rng
+from .dataset import IterableDataset, _Collated, _rng
 
 
 # ---------------------------------------------------------------- samplers
@@ -68,6 +68,57 @@ class RandomSampler(Sampler):
             return g.integers(0, n, size=self.num_samples, dtype=np.int64)
         reps = -(-self.num_samples // n)
         return np.concatenate([g.permutation(n) for _ in range(reps)])[:self.num_samples].astype(np.int64)
+
+    def __iter__(self):
+        return iter(self._indices().tolist())
+
+    def __len__(self):
+        return self.num_samples
+
+
+class SubsetRandomSampler(Sampler):
+    """The given indices in a fresh random order each epoch."""
+
+    def __init__(self, indices, generator=None):
+        self.indices = indices
+        self.generator = generator
+        _rng(generator, "SubsetRandomSampler")
+
+    def _indices(self):
+        idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
+        return idx[_rng(self.generator, "SubsetRandomSampler").permutation(len(idx))]
+
+    def __iter__(self):
+        return iter(self._indices().tolist())
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """`num_samples` indices in [0, len(weights)), each drawn with probability proportional to its
+    weight (with replacement by default; without, no index twice)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples <= 0:
+            raise ValueError(f"num_samples should be a positive integer value, but got num_samples={num_samples}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
+        w = np.asarray(weights.cpu().numpy() if isinstance(weights, Tensor) else weights, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"weights should be a 1d sequence but given weights have shape {tuple(w.shape)}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise RuntimeError("WeightedRandomSampler: weights must be finite, non-negative and not all zero")
+        if not replacement and num_samples > np.count_nonzero(w):
+            raise RuntimeError(f"WeightedRandomSampler: cannot draw {num_samples} samples without replacement "
+                               f"from {np.count_nonzero(w)} non-zero weights")
+        self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, replacement, generator
+        _rng(generator, "WeightedRandomSampler")
+
+    def _indices(self):
+        g = _rng(self.generator, "WeightedRandomSampler")
+        return g.choice(len(self.weights), self.num_samples, replace=self.replacement,
+                        p=self.weights / self.weights.sum()).astype(np.int64)
 
     def __iter__(self):
         return iter(self._indices().tolist())
@@ -187,6 +238,12 @@ class DataLoader:
         self.multiprocessing_context = multiprocessing_context
         self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
         self.pin_memory_device, self.in_order = pin_memory_device, in_order
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            for name, given in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if given:
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={given}")
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
         if batch_sampler is not None:
@@ -194,14 +251,14 @@ class DataLoader:
                 raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, "
                                  "sampler, and drop_last")
             batch_size, drop_last = None, False
-        if sampler is None:
+        if sampler is None and not self._iterable:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_size is not None and batch_sampler is None:
+        if batch_size is not None and batch_sampler is None and not self._iterable:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset, self.batch_size, self.drop_last = dataset, batch_size, drop_last
         self.sampler, self.batch_sampler = sampler, batch_sampler
         self.num_workers, self.generator = num_workers, generator
-        self._auto_collation = batch_sampler is not None
+        self._auto_collation = batch_sampler is not None or (self._iterable and batch_size is not None)
         self.collate_fn = collate_fn if collate_fn is not None else (
             default_collate if self._auto_collation else _convert)
         self.pin_memory = bool(pin_memory)
@@ -225,6 +282,9 @@ class DataLoader:
         if self.worker_init_fn is not None and self.num_workers > 0:
             self.worker_init_fn(0)  # this process is the one worker
         pin = _pin if self._pin else _same
+        if self._iterable:
+            yield from (pin(b) for b in self._stream())
+            return
         if not self._auto_collation:
             for i in self.sampler:
                 yield pin(self.collate_fn(self.dataset[i]))
@@ -234,7 +294,26 @@ class DataLoader:
         for b in batches:
             yield pin(self._fetch(b))
 
+    def _stream(self):
+        """An IterableDataset's samples, collated in batches of batch_size as they come."""
+        if not self._auto_collation:
+            yield from (self.collate_fn(item) for item in self.dataset)
+            return
+        batch = []
+        for item in self.dataset:
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                yield self.collate_fn(batch)
+                batch = []
+        if batch and not self.drop_last:
+            yield self.collate_fn(batch)
+
     def __len__(self):
+        if self._iterable:  # as PyTorch: from the dataset's own length, when it has one
+            n = len(self.dataset)
+            if self.batch_size is None:
+                return n
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler) if self._auto_collation else len(self.sampler)
 
 

@@ -1,6 +1,8 @@
-"""Dataset, TensorDataset, Subset, random_split (torch.utils.data semantics)."""
+"""Dataset, IterableDataset, TensorDataset, ConcatDataset, Subset, random_split (torch.utils.data
+semantics), and get_worker_info."""
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -28,7 +30,51 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
     def __add__(self, other):
-        raise NotImplementedError("ConcatDataset is not provided by tensorgrad")
+        return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__`` (and may define ``__len__``). The
+    DataLoader batches what the iterator yields, in order; samplers and shuffle do not apply."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other):
+        raise TypeError("ConcatDataset does not support IterableDataset; chain the iterables instead")
+
+
+def get_worker_info():
+    """None: tensorgrad's DataLoader loads in the calling process, which PyTorch reports as None
+    (an IterableDataset that shards its stream by worker then yields all of it, once)."""
+    return None
+
+
+class ConcatDataset(Dataset):
+    """The items of several datasets one after another; ``cumulative_sizes`` are the running totals."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("datasets should not be an empty iterable")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support IterableDataset")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        n = len(self)
+        if idx < 0:
+            if -idx > n:
+                raise ValueError(f"absolute value of index {idx} should not exceed dataset length {n}")
+            idx += n
+        if idx >= n:
+            raise IndexError(f"index {idx} is out of range for a ConcatDataset of length {n}")
+        k = bisect.bisect_right(self.cumulative_sizes, idx)
+        return self.datasets[k][idx - (self.cumulative_sizes[k - 1] if k else 0)]
 
 
 def _index_array(indices):
