@@ -24,10 +24,19 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers to our reflected operators
     __array_ufunc__ = None  # ... and never converts a Tensor silently inside a ufunc
 
-    def __init__(self, data=(), dtype=None, device=None, requires_grad=False):
-        from .creation import tensor as _tensor
-        src = _tensor(data, dtype=dtype if dtype is not None else dtypes.get_default_dtype(),
-                      device=device, requires_grad=requires_grad)
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """PyTorch's legacy constructor, in the default dtype: ``Tensor(2, 3)`` an uninitialized
+        tensor of that shape, ``Tensor([1, 2])`` a copy of the data, ``Tensor()`` an empty one."""
+        from .creation import empty as _empty, tensor as _tensor
+        dtype = dtype if dtype is not None else dtypes.get_default_dtype()
+        if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            src = _empty(*args, dtype=dtype, device=device, requires_grad=requires_grad)
+        elif len(args) <= 1:
+            src = _tensor(args[0] if args else (), dtype=dtype, device=device, requires_grad=requires_grad)
+        else:
+            raise TypeError(f"Tensor(): expected sizes (ints) or one sequence of data, got "
+                            f"{', '.join(type(a).__name__ for a in args)}; use tensorgrad.tensor(data, dtype=...) "
+                            f"for data of a given dtype")
         Tensor._init_from(self, src._data, requires_grad)
 
     # ------------------------------------------------------------------ construction

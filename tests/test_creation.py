@@ -112,6 +112,15 @@ def test_Tensor_constructor_gives_default_float():
     assert t.dtype is tg.float32 and t.tolist() == [1.0, 2.0]
 
 
+def test_Tensor_legacy_constructor_forms():
+    """PyTorch's torch.Tensor(*sizes) / torch.Tensor(data) / torch.Tensor()."""
+    assert tuple(tg.Tensor(3, 4).shape) == (3, 4) and tg.Tensor(3, 4).dtype is tg.float32
+    assert tuple(tg.Tensor(2).shape) == (2,) and tuple(tg.Tensor().shape) == (0,)
+    assert tg.Tensor([[1, 2]], requires_grad=True).requires_grad
+    with pytest.raises(TypeError, match="expected sizes"):
+        tg.Tensor([1], [2])
+
+
 # ---------------------------------------------------------------- as_tensor / from_numpy
 def test_from_numpy_shares_memory():
     a = np.arange(6, dtype=np.float32).reshape(2, 3)
