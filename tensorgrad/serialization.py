@@ -75,9 +75,13 @@ class _Encoder:
             for k, v in obj.items():
                 items.append([self.key(k, path), self.encode(v, f"{path}[{k!r}]")])
             return {"t": "odict" if type(obj) is OrderedDict else "dict", "v": items}
+        hint = ""
+        if hasattr(obj, "state_dict"):  # a module or an optimizer: checkpoints hold arrays, never pickled code
+            hint = (f"; save its state_dict() instead (tg.save(obj.state_dict(), path)) and load it into a new "
+                    f"{type(obj).__name__} with load_state_dict")
         raise TypeError(f"save(): cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__} "
                         f"at {path}: supported are Tensors, dict/OrderedDict, list, tuple, int, float, bool, "
-                        f"str and None")
+                        f"str and None{hint}")
 
     def key(self, k, path):
         if isinstance(k, _KEY_KINDS):

@@ -195,6 +195,12 @@ def test_file_mode_like_open(tmp_path):
     assert os.stat(tmp_path / "new.tg").st_mode & 0o777 == 0o640
 
 
+def test_saving_a_module_says_to_save_its_state_dict(tmp_path):
+    with pytest.raises(TypeError, match=r"Linear at obj: .*save its state_dict\(\) instead"):
+        tg.save(tg.nn.Linear(2, 3), tmp_path / "m.tg")
+    assert not (tmp_path / "m.tg").exists()
+
+
 def test_unsupported_type_names_its_path(tmp_path):
     with pytest.raises(TypeError, match=r"at obj\['layers'\]\[2\]"):
         S.save({"layers": [1, 2, object()]}, tmp_path / "bad.tg")

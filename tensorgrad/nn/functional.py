@@ -13,6 +13,7 @@ from ..ops.activation import elu, gelu, leaky_relu, silu, softplus  # noqa: F401
 from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.interpolate import interpolate, upsample  # noqa: F401
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
 
 from ..ops.loss import *  # noqa: F401,F403 - cross_entropy, nll_loss, mse_loss, ...
