@@ -76,6 +76,13 @@ SCHEDULES = [
     ("OneCycleLR", dict(max_lr=0.8, total_steps=100, cycle_momentum=False, div_factor=10.0), {}),
     ("OneCycleLR", dict(max_lr=0.01, total_steps=100, base_momentum=0.8, max_momentum=0.9), "Adam"),
     ("OneCycleLR", dict(max_lr=0.01, total_steps=100, three_phase=True, anneal_strategy="linear"), "AdamW"),
+    ("LinearLR", dict(start_factor=0.1, total_iters=8), {}),
+    ("LinearLR", dict(start_factor=0.5, end_factor=0.1, total_iters=30), {}),
+    ("ConstantLR", dict(factor=0.25, total_iters=7), {}),
+    ("MultiplicativeLR", dict(lr_lambda=lambda e: 0.97), {}),
+    ("PolynomialLR", dict(total_iters=60, power=2.0), {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=5, T_mult=2, eta_min=0.001), {}),
+    ("CosineAnnealingWarmRestarts", dict(T_0=7), {}),
 ]
 
 
@@ -220,7 +227,10 @@ def test_warns_when_scheduler_steps_before_optimizer():
                                      ("MultiStepLR", dict(milestones=[5, 20, 20])),
                                      ("ExponentialLR", dict(gamma=0.9)),
                                      ("CosineAnnealingLR", dict(T_max=30, eta_min=0.01)),
-                                     ("LambdaLR", dict(lr_lambda=_lam))])
+                                     ("LambdaLR", dict(lr_lambda=_lam)),
+                                     ("LinearLR", dict(start_factor=0.2, total_iters=10)),
+                                     ("ConstantLR", dict(factor=0.5, total_iters=8)),
+                                     ("PolynomialLR", dict(total_iters=40, power=1.5))])
 def test_explicit_epoch_uses_closed_form_like_torch(name, kw):
     seqs = []
     for m in (tg, torch):
@@ -232,5 +242,90 @@ def test_explicit_epoch_uses_closed_form_like_torch(name, kw):
             with pytest.warns(UserWarning, match="epoch parameter"):
                 sched.step(epoch)
             seq.append([g["lr"] for g in opt.param_groups])
+        seqs.append(seq)
+    np.testing.assert_allclose(seqs[0], seqs[1], rtol=1e-12)
+
+
+# ---------------------------------------------------------------- SequentialLR, ChainedScheduler
+COMBINED = {
+    "warmup-cosine": lambda L, o: L.SequentialLR(o, [L.LinearLR(o, start_factor=0.1, total_iters=5),
+                                                     L.CosineAnnealingLR(o, T_max=30)], milestones=[5]),
+    "three-stages": lambda L, o: L.SequentialLR(o, [L.ConstantLR(o, factor=0.1, total_iters=2),
+                                                    L.ExponentialLR(o, gamma=0.9), L.StepLR(o, 5)], milestones=[3, 12]),
+    "chained": lambda L, o: L.ChainedScheduler([L.ConstantLR(o, factor=0.1, total_iters=2),
+                                                L.ExponentialLR(o, gamma=0.9)]),
+}
+
+
+def _combined_trace(m, build, steps=60):
+    opt, params = _make_opt(m, "SGD", True, momentum=0.9)
+    sched = build(m.optim.lr_scheduler, opt)
+    out = [([g["lr"] for g in opt.param_groups], list(sched.get_last_lr()))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SequentialLR steps the next schedule with step(0), which warns
+        for _ in range(steps):
+            for p in params:
+                p.grad = m.ones(p.shape)
+            opt.step()
+            sched.step()
+            out.append(([g["lr"] for g in opt.param_groups], list(sched.get_last_lr())))
+    return out, sched
+
+
+@needs_torch
+@pytest.mark.parametrize("name", list(COMBINED))
+def test_combined_schedules_match_torch(name):
+    ours, _ = _combined_trace(tg, COMBINED[name])
+    ref, _ = _combined_trace(torch, COMBINED[name])
+    for i, ((lr, last), (rlr, rlast)) in enumerate(zip(ours, ref)):
+        np.testing.assert_allclose(lr, rlr, rtol=1e-12, atol=0, err_msg=f"lr at step {i}")
+        np.testing.assert_allclose(last, rlast, rtol=1e-12, atol=0, err_msg=f"last lr at step {i}")
+
+
+def test_sequential_state_dict_resumes():
+    full, _ = _combined_trace(tg, COMBINED["warmup-cosine"], steps=30)
+    part, sched = _combined_trace(tg, COMBINED["warmup-cosine"], steps=12)
+    sd = copy.deepcopy(sched.state_dict())
+    assert "optimizer" not in sd and len(sd["_schedulers"]) == 2
+    opt, params = _make_opt(tg, "SGD", True, momentum=0.9)
+    sched2 = COMBINED["warmup-cosine"](tls, opt)
+    sched2.load_state_dict(sd)
+    for group, lr in zip(opt.param_groups, part[-1][0]):
+        group["lr"] = lr
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i in range(12, 30):
+            opt.step()
+            sched2.step()
+            np.testing.assert_allclose([g["lr"] for g in opt.param_groups], full[i + 1][0], rtol=1e-12)
+
+
+def test_new_schedulers_check_their_arguments():
+    opt, _ = _make_opt(tg, "SGD", True)
+    with pytest.raises(ValueError, match="Starting multiplicative factor"):
+        tls.LinearLR(opt, start_factor=0)
+    with pytest.raises(ValueError, match="Constant multiplicative factor"):
+        tls.ConstantLR(opt, factor=2.0)
+    with pytest.raises(ValueError, match="T_0"):
+        tls.CosineAnnealingWarmRestarts(opt, T_0=0)
+    with pytest.raises(ValueError, match="one more than the number of milestone"):
+        tls.SequentialLR(opt, [tls.ConstantLR(opt), tls.StepLR(opt, 3)], milestones=[])
+    other, _ = _make_opt(tg, "SGD", True)
+    with pytest.raises(ValueError, match="same optimizer"):
+        tls.ChainedScheduler([tls.ConstantLR(opt), tls.StepLR(other, 3)])
+
+
+@needs_torch
+@pytest.mark.parametrize("t_mult", [1, 2])
+def test_warm_restarts_with_explicit_epochs_match_torch(t_mult):
+    seqs = []
+    for m in (tg, torch):
+        opt, _ = _make_opt(m, "SGD", True)
+        sched = m.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=4, T_mult=t_mult, eta_min=0.01)
+        opt.step()
+        seq = []
+        for epoch in [0.5, 3, 4, 9.25, 30, 2]:
+            sched.step(epoch)
+            seq.append([g["lr"] for g in opt.param_groups] + [sched.T_i, sched.T_cur])
         seqs.append(seq)
     np.testing.assert_allclose(seqs[0], seqs[1], rtol=1e-12)
