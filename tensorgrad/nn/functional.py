@@ -10,6 +10,7 @@ import warnings
 from ..ops import activation as _act
 from ..ops import reduce as _rd
 from ..ops.activation import elu, gelu, leaky_relu, silu, softplus  # noqa: F401
+from ..ops.activation_extra import *  # noqa: F401,F403 - relu6, hardtanh, hardswish, mish, selu, glu, prelu, ...
 from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.interpolate import interpolate, upsample  # noqa: F401
