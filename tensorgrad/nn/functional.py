@@ -18,6 +18,7 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.linalg import linear  # noqa: F401
 
 from ..ops.loss import *  # noqa: F401,F403 - cross_entropy, nll_loss, mse_loss, ...
+from ..ops.loss_extra import *  # noqa: F401,F403 - kl_div, cosine_similarity, triplet_margin_loss, ...
 from ..ops.conv import *  # noqa: F401,F403 - conv1d, conv2d, conv_transpose2d
 from ..ops.pool import *  # noqa: F401,F403 - max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ..ops.norm import *  # noqa: F401,F403 - batch_norm, layer_norm, group_norm, embedding
