@@ -15,6 +15,8 @@ import functools
 import types
 import warnings
 
+import numpy as np
+
 from . import backend, cuda
 from .tensor import Tensor
 
@@ -112,7 +114,12 @@ class GradScaler:
                 xp = backend.xp_of(data)
                 bad = ~xp.isfinite(data).all()  # a device bool: no read here
                 found = bad if found is None else (found | bad)
-                data *= data.dtype.type(inv)
+                if data.dtype == np.float16:  # 1/scale can be below float16's range: multiply in float32
+                    wide = data.astype(np.float32)
+                    wide *= np.float32(inv)
+                    data[...] = wide
+                else:
+                    data *= data.dtype.type(inv)
         st["unscaled"], st["found_inf"] = True, found
 
     def step(self, optimizer, *args, **kwargs):

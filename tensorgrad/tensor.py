@@ -29,6 +29,8 @@ class Tensor:
         tensor of that shape, ``Tensor([1, 2])`` a copy of the data, ``Tensor()`` an empty one."""
         from .creation import empty as _empty, tensor as _tensor
         dtype = dtype if dtype is not None else dtypes.get_default_dtype()
+        if len(args) == 1 and isinstance(args[0], Size):  # Tensor(x.shape): a shape, as in PyTorch
+            args = tuple(args[0])
         if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
             src = _empty(*args, dtype=dtype, device=device, requires_grad=requires_grad)
         elif len(args) <= 1:

@@ -95,3 +95,15 @@ def test_enabled_autocast_says_what_to_do():
         tg.autocast("cuda", dtype=tg.float16)
     with pytest.raises(RuntimeError, match="device_type"):
         tg.autocast("tpu", enabled=False)
+
+
+def test_float16_gradients_unscale_at_large_scales():
+    """1 / 2**25 is below float16's range: the unscale multiplies in float32, so the true gradient
+    comes back instead of zeros."""
+    w = tg.tensor([2.0], dtype=tg.float16, requires_grad=True)
+    opt = tg.optim.SGD([w], lr=0.1)
+    s = tg.amp.GradScaler("cpu", init_scale=2.0 ** 25)
+    w.grad = tg.tensor([3.0 * 2 ** 14], dtype=tg.float16)             # a scaled gradient that fits float16
+    s._scale = 2.0 ** 14 * 2 ** 11
+    s.unscale_(opt)
+    assert w.grad.item() == pytest.approx(3.0 / 2 ** 11, rel=1e-3) and w.grad.item() != 0

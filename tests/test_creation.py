@@ -382,3 +382,8 @@ def test_eye_linspace_randperm_argument_errors_like_torch():
             m.linspace(0, 1, -2)
         with pytest.raises(TypeError):
             m.linspace(0, 1, 2.5)
+
+
+def test_Tensor_of_a_size_is_a_shape():
+    assert tuple(tg.Tensor(tg.Size([2, 3])).shape) == (2, 3)
+    assert tuple(tg.Tensor(tg.ones(4, 5).shape).shape) == (4, 5)

@@ -133,3 +133,31 @@ def test_weighted_random_sampler_follows_the_weights():
 def test_weighted_random_sampler_errors(args, err, match):
     with pytest.raises(err, match=match):
         WeightedRandomSampler(*args)
+
+
+def test_worker_info_inside_worker_init_fn_and_the_dataset():
+    """PyTorch's documented sharding idiom: worker_init_fn splits an IterableDataset's range by
+    get_worker_info(); here one worker (this process) takes all of it, once."""
+    import math
+
+    class Range(IterableDataset):
+        def __init__(self, start, end):
+            self.start, self.end, self.seen = start, end, []
+
+        def __iter__(self):
+            self.seen.append(get_worker_info())
+            return iter(range(self.start, self.end))
+
+    def worker_init_fn(worker_id):
+        info = get_worker_info()
+        ds = info.dataset
+        per = int(math.ceil((ds.end - ds.start) / float(info.num_workers)))
+        ds.start, ds.end = ds.start + info.id * per, min(ds.start + info.id * per + per, ds.end)
+
+    ds = Range(3, 7)
+    got = [int(b) for b in DataLoader(ds, num_workers=2, worker_init_fn=worker_init_fn)]
+    assert got == [3, 4, 5, 6]
+    assert ds.seen[0].id == 0 and ds.seen[0].num_workers == 1 and ds.seen[0].dataset is ds
+    assert get_worker_info() is None                                    # outside the loader's work
+    list(DataLoader(ds))
+    assert ds.seen[-1] is None                                          # no workers: the main process

@@ -83,3 +83,23 @@ def test_modules_match_torch(device):
         ours, theirs = make(tg.nn), make(torch.nn)
         assert repr(ours) == repr(theirs)
         check_torch(lambda m, t: (ours if m is tg else theirs)(t), [x], device)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape,modes", [((1, 2, 5), ("nearest", "nearest-exact", "linear")),
+                                         ((1, 2, 5, 5), ("nearest", "nearest-exact", "bilinear")),
+                                         ((1, 1, 5, 5, 5), ("nearest", "nearest-exact", "trilinear"))])
+def test_a_scale_factor_that_keeps_the_size_matches_torch(device, shape, modes):
+    """floor(5 * 1.19) = 5: PyTorch copies some of these dims and resamples others by 1 / 1.19.
+    Where it resamples with nearest modes, its backward kernel recomputes the scale from the sizes
+    (1) and passes the gradient straight through, which is not the adjoint of its forward; there
+    tensorgrad's gradient is the true one (scattered to the pixels the forward read), so only the
+    values are compared."""
+    x = _rng.normal(size=shape)
+    for mode in modes:
+        resampled_nearest = mode.startswith("nearest") and not (mode == "nearest" and len(shape) == 4)
+        check_torch(lambda m, t: m.nn.functional.interpolate(t, scale_factor=1.19, mode=mode), [x], device,
+                    backward=not resampled_nearest)
+    t = tg.tensor(np.arange(5.0).reshape(1, 1, 5), requires_grad=True)
+    F.interpolate(t, scale_factor=1.19, mode="nearest").backward(tg.arange(5.0).reshape(1, 1, 5))
+    assert t.grad.reshape(-1).tolist() == [0.0 + 1.0, 2.0, 3.0, 4.0, 0.0]   # out reads in[0, 0, 1, 2, 3]

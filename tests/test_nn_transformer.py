@@ -190,3 +190,28 @@ def test_encoder_layer_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.2 * losses[0]
+
+
+@needs_torch
+def test_fully_masked_rows_give_zeros_not_nan_as_torch(device):
+    """A padded-out sequence (every key masked): PyTorch's SDPA path (need_weights=False, which the
+    Transformer layers take) returns zeros with zero gradients; NaN would reach every parameter."""
+    ours, theirs = _pair(lambda nn: nn.TransformerEncoderLayer(E, H, 16, dropout=0.0, batch_first=True), device)
+    ours.train()
+    theirs.train()
+    kpm = np.zeros((2, 4), bool)
+    kpm[1] = True
+    _compare(ours, theirs, [_rng.normal(size=(2, 4, E)), kpm], 1, lambda xs: dict(src_key_padding_mask=xs[1]),
+             device)
+    q, k = _rng.normal(size=(1, 2, 3, 4)), _rng.normal(size=(1, 2, 5, 4))
+    mask = np.ones((3, 5), bool)
+    mask[0] = False                                        # query 0 may attend to nothing
+    check_torch(lambda lib, a, b: lib.nn.functional.scaled_dot_product_attention(a, b, b, attn_mask=lib.tensor(mask)
+                                                                                  .to(a.device)),
+                [q, k], device, rtol=1e-9, atol=1e-12)
+
+
+def test_sdpa_float_mask_of_another_dtype_is_refused():
+    q = tg.randn(2, 3, 4)
+    with pytest.raises(RuntimeError, match="attn_mask dtype to be bool or tensorgrad.float32"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=tg.zeros(3, 3, dtype=tg.float64))

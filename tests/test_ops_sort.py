@@ -180,3 +180,12 @@ def test_multinomial_rejects_bad_input(device, eager_checks, weights, n, replace
         tg.multinomial(to_tg(np.array(weights), device, requires_grad=False), n, replacement)
     with pytest.raises(RuntimeError, match="floating-point"):
         tg.multinomial(tg.tensor([1, 2]), 1)
+
+
+@needs_torch
+def test_unique_keeps_each_nan_as_torch():
+    x = np.array([3, np.nan, 1, 3, -np.inf, np.nan, 0, -0.0])
+    a = tg.unique(tg.tensor(x), return_inverse=True, return_counts=True)
+    b = torch.unique(torch.tensor(x), return_inverse=True, return_counts=True)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u.numpy(), v.numpy())

@@ -13,6 +13,7 @@ import math
 
 from .. import creation, dtypes
 from ..ops import activation as _act
+from ..ops.attention import safe_softmax
 from ..ops.dropout import dropout as _dropout
 from ..ops.linalg import linear
 from . import init
@@ -136,7 +137,9 @@ class MultiheadAttention(Module):
         scores = (q * math.sqrt(1.0 / hd)) @ k.transpose(-2, -1)
         if mask is not None:
             scores = scores + mask
-        weights = scores.softmax(-1)
+        # PyTorch's need_weights=False path (SDPA, what Transformer layers take) gives a query that may
+        # attend to nothing a zero output; the weights path gives NaN there, as PyTorch's does
+        weights = scores.softmax(-1) if need_weights else safe_softmax(scores)
         if self.training and self.dropout > 0.0:
             weights = _dropout(weights, self.dropout, True)
         out = (weights @ v).transpose(0, 1).reshape(l_len * n, e)

@@ -3,12 +3,14 @@ softmax(q @ k^T * scale + mask) @ v, so its backward and double backward come fr
 
 The mask follows PyTorch: a boolean attn_mask says which positions may be attended to (True =
 attend), a float one is added to the scores; is_causal masks the positions after each query's
-own (the lower triangle of an (L, S) matrix). A query that may attend to nothing gets NaN, as
-PyTorch's reference implementation gives.
+own (the lower triangle of an (L, S) matrix). A query that may attend to nothing (every score
+-inf) gets a zero output and zero gradients, as PyTorch's (since 2.5), not NaN.
 """
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from ._util import check_tensor
 
@@ -16,6 +18,14 @@ from ._util import check_tensor
 def _bool():
     from .. import dtypes
     return dtypes.bool_
+
+
+def safe_softmax(scores):
+    """softmax over the last dim, with 0 (and a zero gradient) for rows whose scores are all -inf."""
+    dead = (scores == float("-inf")).all(-1, keepdim=True)
+    if dead._data.__class__ is np.ndarray and not dead._data.any():
+        return scores.softmax(-1)  # the CPU skips the masking when no row is dead (CUDA: no device read)
+    return scores.masked_fill(dead, 0.0).softmax(-1).where(dead.logical_not(), scores.new_zeros(()))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -45,13 +55,16 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         check_tensor("scaled_dot_product_attention", attn_mask, "attn_mask")
         if attn_mask.dtype is _bool():
             scores = scores.masked_fill(attn_mask.logical_not(), float("-inf"))
-        else:
+        elif attn_mask.dtype is query.dtype:
             scores = scores + attn_mask
-    weights = scores.softmax(-1)
+        else:
+            raise RuntimeError(f"scaled_dot_product_attention(): expected attn_mask dtype to be bool or {query.dtype} "
+                               f"(the query's), but got attn_mask.dtype: {attn_mask.dtype}")
+    weights = safe_softmax(scores)
     if dropout_p > 0.0:
         from .dropout import dropout
         weights = dropout(weights, dropout_p, True)
     return weights @ value
 
 
-__all__ = ["scaled_dot_product_attention"]
+__all__ = ["scaled_dot_product_attention"]  # (safe_softmax: for nn.MultiheadAttention)

@@ -35,8 +35,6 @@ def _scale(in_size: int, out_size: int, scale_factor, acc):
 
 def _nearest_index(in_size, out_size, scale_factor, exact, acc):
     dst = np.arange(out_size, dtype=acc)
-    if out_size == in_size:
-        return np.arange(out_size, dtype=np.int64)
     scale = _scale(in_size, out_size, scale_factor, acc)
     src = np.floor((dst + acc.type(0.5)) * scale if exact else dst * scale)
     return np.minimum(src.astype(np.int64), in_size - 1)
@@ -57,27 +55,40 @@ def _linear_taps(in_size, out_size, scale_factor, align_corners, acc):
     return i0, i1, (acc.type(1) - w1), w1
 
 
+_taps_cache: dict = {}  # (sizes, mode, ..., dtype, device) -> the taps as arrays on that device
+
+
+def _taps(in_size, out_size, scale_factor, mode, align_corners, dtype, device):
+    """The source indices (and, for linear modes, weights in `dtype`) on `device`, computed and
+    uploaded once per configuration (a training step does not copy them from the host each time)."""
+    key = (in_size, out_size, scale_factor, mode, align_corners, dtype.str, str(device))
+    hit = _taps_cache.get(key)
+    if hit is not None:
+        return hit
+    from ..creation import tensor as _tensor
+    acc = np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+    if mode in _NEAREST:
+        host = (_nearest_index(in_size, out_size, scale_factor, mode == "nearest-exact", acc),)
+    else:
+        i0, i1, w0, w1 = _linear_taps(in_size, out_size, scale_factor, align_corners, acc)
+        host = (i0, i1, w0.astype(dtype), w1.astype(dtype))
+    if len(_taps_cache) > 512:
+        _taps_cache.clear()
+    hit = _taps_cache[key] = tuple(_tensor(a, device=device)._data for a in host)
+    return hit
+
+
 def _resample_dim(t: Tensor, axis: int, out_size: int, scale_factor, mode, align_corners):
     data = t._data
-    in_size = data.shape[axis]
-    xp_dev = t.device
-    acc = np.dtype(np.float64) if data.dtype == np.float64 else np.dtype(np.float32)
-    from ..creation import tensor as _tensor
-
-    def on_device(a):
-        return _tensor(a, device=xp_dev)._data
-
+    taps = _taps(data.shape[axis], out_size, scale_factor, mode, align_corners, data.dtype, t.device)
     if mode in _NEAREST:
-        idx = _nearest_index(in_size, out_size, scale_factor, mode == "nearest-exact", acc)
-        return IndexSelect((Ellipsis,), (axis,), (on_device(idx),))(t)
-    i0, i1, w0, w1 = _linear_taps(in_size, out_size, scale_factor, align_corners, acc)
+        return IndexSelect((Ellipsis,), (axis,), (taps[0],))(t)
+    i0, i1, w0, w1 = taps
     shape = [1] * data.ndim
     shape[axis] = out_size
-    a = IndexSelect((Ellipsis,), (axis,), (on_device(i0),))(t)
-    b = IndexSelect((Ellipsis,), (axis,), (on_device(i1),))(t)
-    wa = _const(on_device(w0.astype(data.dtype).reshape(shape)))
-    wb = _const(on_device(w1.astype(data.dtype).reshape(shape)))
-    return a * wa + b * wb
+    a = IndexSelect((Ellipsis,), (axis,), (i0,))(t)
+    b = IndexSelect((Ellipsis,), (axis,), (i1,))(t)
+    return a * _const(w0.reshape(shape)) + b * _const(w1.reshape(shape))
 
 
 def _tuple(v, n: int, name: str):
@@ -132,8 +143,14 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                          f"{list(in_sizes)})")
     out = input
     for k in range(spatial):
-        identity = out_sizes[k] == in_sizes[k] and (mode in _NEAREST or align_corners or factors[k] in (None, 1.0))
-        if not identity:  # (nearest keeps every index at equal sizes, as PyTorch's nearest_idx)
+        # where PyTorch's kernels copy a dim whose size stays: the linear modes always, nearest on 2-D
+        # images; elsewhere a scale_factor that keeps the size still moves the samples
+        same = out_sizes[k] == in_sizes[k]
+        if mode in _LINEAR_DIMS or (mode == "nearest" and spatial == 2):
+            identity = same
+        else:
+            identity = same and factors[k] in (None, 1.0)
+        if not identity:
             out = _resample_dim(out, 2 + k, out_sizes[k], factors[k], mode, bool(align_corners))
     return out if out is not input else input.clone()
 

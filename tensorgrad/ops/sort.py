@@ -123,7 +123,8 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
                                   "unique(input) gives the unique elements of the flattened input")
     data = input._data
     xp = xp_of(data)
-    vals, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True, return_counts=True)
+    # equal_nan=False: every NaN is a value of its own, as in PyTorch (NumPy merges them by default)
+    vals, inverse, counts = xp.unique(data.reshape(-1), return_inverse=True, return_counts=True, equal_nan=False)
     out = [_const(vals)]
     if return_inverse:
         out.append(_const(inverse.reshape(data.shape).astype(np.int64, copy=False)))

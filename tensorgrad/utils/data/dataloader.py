@@ -13,7 +13,8 @@ import numpy as np
 
 from ... import backend
 from ...tensor import Tensor
-from .dataset import IterableDataset, _Collated, _rng
+from . import dataset as _ds
+from .dataset import IterableDataset, WorkerInfo, _Collated, _rng
 
 
 # ---------------------------------------------------------------- samplers
@@ -279,20 +280,27 @@ class DataLoader:
         return self.collate_fn([ds[i] for i in idx])
 
     def __iter__(self):
-        if self.worker_init_fn is not None and self.num_workers > 0:
-            self.worker_init_fn(0)  # this process is the one worker
+        info = None
+        if self.num_workers > 0:  # this process is the one worker: worker_init_fn and the dataset see it
+            seed = int(_rng(self.generator, "DataLoader").integers(0, 2 ** 63))
+            info = WorkerInfo(0, 1, seed, self.dataset)
+            if self.worker_init_fn is not None:
+                with _as_worker(info):
+                    self.worker_init_fn(0)
         pin = _pin if self._pin else _same
         if self._iterable:
-            yield from (pin(b) for b in self._stream())
-            return
-        if not self._auto_collation:
-            for i in self.sampler:
-                yield pin(self.collate_fn(self.dataset[i]))
-            return
-        bs = self.batch_sampler
-        batches = bs._batches() if isinstance(bs, BatchSampler) else iter(bs)
-        for b in batches:
-            yield pin(self._fetch(b))
+            batches = self._stream()
+        elif not self._auto_collation:
+            batches = (self.collate_fn(self.dataset[i]) for i in self.sampler)
+        else:
+            bs = self.batch_sampler
+            batches = (self._fetch(b) for b in (bs._batches() if isinstance(bs, BatchSampler) else iter(bs)))
+        while True:
+            with _as_worker(info):
+                batch = next(batches, _DONE)
+            if batch is _DONE:
+                return
+            yield pin(batch)
 
     def _stream(self):
         """An IterableDataset's samples, collated in batches of batch_size as they come."""
@@ -315,6 +323,25 @@ class DataLoader:
                 return n
             return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler) if self._auto_collation else len(self.sampler)
+
+
+_DONE = object()
+
+
+class _as_worker:
+    """get_worker_info() answers `info` inside (None: leave it as it is)."""
+
+    def __init__(self, info):
+        self.info = info
+
+    def __enter__(self):
+        self.prev = _ds._worker[0]
+        if self.info is not None:
+            _ds._worker[0] = self.info
+
+    def __exit__(self, *exc):
+        _ds._worker[0] = self.prev
+        return False
 
 
 def _same(batch):

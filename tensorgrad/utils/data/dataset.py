@@ -44,10 +44,25 @@ class IterableDataset(Dataset):
         raise TypeError("ConcatDataset does not support IterableDataset; chain the iterables instead")
 
 
+class WorkerInfo:
+    """What get_worker_info() describes while a DataLoader with num_workers > 0 loads: here the
+    calling process, as worker 0 of 1 (so code that shards a stream by worker takes all of it)."""
+
+    def __init__(self, id, num_workers, seed, dataset):
+        self.id, self.num_workers, self.seed, self.dataset = id, num_workers, seed, dataset
+
+    def __repr__(self):
+        return f"WorkerInfo(id={self.id}, num_workers={self.num_workers}, seed={self.seed})"
+
+
+_worker: list = [None]  # the WorkerInfo while a DataLoader with workers runs dataset code, else None
+
+
 def get_worker_info():
-    """None: tensorgrad's DataLoader loads in the calling process, which PyTorch reports as None
-    (an IterableDataset that shards its stream by worker then yields all of it, once)."""
-    return None
+    """The current WorkerInfo while a DataLoader with num_workers > 0 runs worker_init_fn or the
+    dataset's code (tensorgrad runs them in the calling process, as worker 0 of 1); None otherwise,
+    as PyTorch answers in the main process."""
+    return _worker[0]
 
 
 class ConcatDataset(Dataset):
