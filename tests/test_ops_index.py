@@ -702,7 +702,8 @@ def test_pad_returns_new_tensor_for_zero_padding():
     ((1, 1, 1, 1, 1, 1), "constant", RuntimeError, "padding length 6 and input of dimension 2"),
     ((-3, -2), "constant", RuntimeError, "negative output size"),
     ((1.5, 1), "constant", TypeError, "tuple of ints"),
-    ((1, 1), "reflect", NotImplementedError, "only mode='constant'"),
+    ((4, 4), "reflect", RuntimeError, "Padding size should be less than the corresponding input dimension"),
+    ((1, 1, 1, 1, 1, 1), "replicate", NotImplementedError, "Padding size 6 is not supported for 2D input"),
     ((1, 1), "foo", NotImplementedError, "unrecognised padding mode"),
 ])
 def test_pad_errors(p, mode, err, msg):

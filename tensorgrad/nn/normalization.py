@@ -5,7 +5,7 @@ import numbers
 
 from .. import creation, dtypes
 from ..autograd import grad_mode
-from ..ops.norm import batch_norm, group_norm, layer_norm
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -108,6 +108,43 @@ class BatchNorm2d(_BatchNorm):
             raise ValueError(f"{self._get_name()}: expected 4D input (got {input.dim()}D input)")
 
 
+class _InstanceNorm(_BatchNorm):
+    """Shared by InstanceNorm1d/2d/3d: instance_norm with _BatchNorm's parameters and buffers, but
+    without affine parameters or running stats by default (PyTorch's defaults)."""
+
+    _spatial = 1
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input):
+        nd = self._spatial + 2
+        if input.dim() not in (nd - 1, nd):
+            raise ValueError(f"{self._get_name()}: expected {nd - 1}D or {nd}D input (got {input.dim()}D input)")
+        unbatched = input.dim() == nd - 1
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"{self._get_name()}: expected input's size at dim 1 to match num_features "
+                             f"({self.num_features}), but got: {x.shape[1]}.")
+        use_input_stats = self.training or not self.track_running_stats
+        out = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                            self.momentum if self.momentum is not None else 0.0, self.eps)
+        return out.squeeze(0) if unbatched else out
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    _spatial = 3
+
+
 class LayerNorm(Module):
     """Normalization over the last dims (normalized_shape), with an elementwise affine transform."""
 
@@ -162,4 +199,4 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm"]

@@ -647,14 +647,17 @@ class ConstantPadNd(Op):
 def pad(input, pad, mode="constant", value=None):
     """torch.nn.functional.pad: `pad` = (before, after) pairs starting from the LAST dim; negative crops."""
     check_tensor("pad", input)
-    if mode != "constant":
-        if mode in ("reflect", "replicate", "circular"):
-            raise NotImplementedError(f"pad(): mode {mode!r} is not implemented in tensorgrad; only "
-                                      f"mode='constant' is supported")
-        raise NotImplementedError(f"pad(): unrecognised padding mode {mode!r}")
     if not isinstance(pad, (tuple, list)) or any(
             not isinstance(p, (int, np.integer)) or isinstance(p, bool) for p in pad):
         raise TypeError(f"pad(): argument 'pad' must be a tuple of ints, got {pad!r}")
+    if mode != "constant":
+        if mode in ("reflect", "replicate", "circular"):
+            if value:
+                raise RuntimeError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+            from .pad import index_pad  # by index_select of mirrored / clamped / wrapped positions
+            return index_pad(input, pad, mode)
+        raise NotImplementedError(f"pad(): unrecognised padding mode {mode!r}; use 'constant', 'reflect', "
+                                  f"'replicate' or 'circular'")
     shape = input._data.shape
     if len(pad) % 2:
         raise RuntimeError(f"pad(): padding length must be divisible by 2, got {len(pad)}")

@@ -214,6 +214,40 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     return out
 
 
+# ---------------------------------------------------------------- instance_norm
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalize each (sample, channel) of an (N, C, *) input over its remaining dims (group_norm
+    with one group per channel); with running stats, update them in place by the mean over the
+    batch of each instance's mean and unbiased variance (PyTorch's rule). use_input_stats=False
+    normalizes with the running stats instead."""
+    _float_input("instance_norm", input)
+    shape = input._data.shape
+    if len(shape) < 3:
+        raise ValueError(f"instance_norm(): expected an (N, C, *) input with at least one spatial dim, got shape "
+                         f"{list(shape)}")
+    c = shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        _check_numel(name, t, c)
+    stat_shape = (1, c) + (1,) * (len(shape) - 2)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
+        out = (input - reshape(running_mean, stat_shape)) * rsqrt(reshape(running_var, stat_shape) + eps)
+        if weight is not None:
+            out = out * reshape(weight, stat_shape)
+        return out + reshape(bias, stat_shape) if bias is not None else out
+    if running_mean is not None and running_var is not None:
+        from ..autograd import grad_mode
+        dims = tuple(range(2, len(shape)))
+        with grad_mode.no_grad():
+            x = input.detach()
+            running_mean.mul_(1 - momentum).add_(mean(x, dims).mean(0) * momentum)
+            running_var.mul_(1 - momentum).add_(var(x, dims, correction=1).mean(0) * momentum)
+    return group_norm(input, c, weight, bias, eps)
+
+
 # ---------------------------------------------------------------- group_norm
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Split the channels of an (N, C, *) input into num_groups groups and normalize each group over
@@ -307,4 +341,4 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return Embedding(idx.astype(np.int64, copy=False), padding_idx)(weight)
 
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "embedding"]
+__all__ = ["instance_norm", "batch_norm", "layer_norm", "group_norm", "embedding"]
