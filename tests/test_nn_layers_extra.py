@@ -135,3 +135,34 @@ def test_parameter_containers_match_torch():
     assert sorted(m.state_dict()) == ["extra.scale", "ws.0", "ws.1"]
     m(tg.ones(3, 2)).sum().backward()
     assert all(p.grad is not None for p in m.parameters())
+
+
+# ---------------------------------------------------------------- 1-D pooling
+POOL1D = ["MaxPool1d(2)", "MaxPool1d(3, stride=2, padding=1, ceil_mode=True)", "MaxPool1d(2, dilation=2)",
+          "AvgPool1d(3)", "AvgPool1d(3, 2, 1, count_include_pad=False)", "AdaptiveAvgPool1d(4)",
+          "AdaptiveAvgPool1d(9)"]
+
+
+@needs_torch
+@pytest.mark.parametrize("make", POOL1D)
+@pytest.mark.parametrize("shape", [(2, 3, 9), (3, 9)])
+def test_pool1d_matches_torch(device, make, shape):
+    ours, theirs = eval("tg.nn." + make), eval("torch.nn." + make)
+    assert repr(ours) == repr(theirs)
+    check_torch(lambda m, t: (ours if m is tg else theirs)(t), [_rng.normal(size=shape)], device)
+
+
+@needs_torch
+def test_max_pool1d_indices_match_torch(device):
+    x = _rng.normal(size=(2, 3, 10))
+    a = F.max_pool1d(tg.tensor(x, device=device), 3, 2, 1, return_indices=True)
+    b = torch.nn.functional.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(a[1].cpu().numpy(), b[1].numpy())
+    np.testing.assert_array_equal(a[0].cpu().numpy(), b[0].numpy())
+
+
+def test_pool1d_gradcheck_and_errors(device):
+    check_grad(lambda t: F.avg_pool1d(t, 3, 2, 1) + F.adaptive_avg_pool1d(t, 4), [_rng.normal(size=(2, 2, 7))],
+               device)
+    with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
+        F.max_pool1d(tg.zeros(1, 2, 3, 4), 2)

@@ -198,4 +198,46 @@ def adaptive_avg_pool2d(input, output_size):
     return ph @ input @ pw.mT
 
 
-__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
+# ---------------------------------------------------------------- 1-D pooling: the 2-D ops on (N, C, 1, L)
+def _one(v, name):
+    if isinstance(v, (tuple, list)):
+        if len(v) != 1:
+            raise RuntimeError(f"{name}: expected a single int or a 1-tuple, got {v!r}")
+        return v[0]
+    return v
+
+
+def _as_2d(op, input):
+    check_tensor(op, input, "input")
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"{op}: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for input, "
+                           f"but got: {list(input.shape)}")
+    return input.unsqueeze(-2)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L) input (max_pool2d over a height of 1)."""
+    k = _one(kernel_size, "max_pool1d")
+    s = k if stride is None or stride == () else _one(stride, "max_pool1d")
+    out = max_pool2d(_as_2d("max_pool1d", input), (1, k), (1, s), (0, _one(padding, "max_pool1d")),
+                     (1, _one(dilation, "max_pool1d")), ceil_mode, return_indices)
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L) input (avg_pool2d over a height of 1)."""
+    k = _one(kernel_size, "avg_pool1d")
+    s = k if stride is None or stride == () else _one(stride, "avg_pool1d")
+    return avg_pool2d(_as_2d("avg_pool1d", input), (1, k), (1, s), (0, _one(padding, "avg_pool1d")), ceil_mode,
+                      count_include_pad).squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) or (C, L) input to a fixed length."""
+    size = _one(output_size, "adaptive_avg_pool1d")
+    return adaptive_avg_pool2d(_as_2d("adaptive_avg_pool1d", input), (1, size)).squeeze(-2)
+
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d"]
