@@ -27,6 +27,8 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
+from .ops.special import *  # noqa: F401,F403
+from .ops.arrange import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler  # noqa: E402
 from . import amp  # noqa: E402

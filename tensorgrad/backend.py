@@ -249,6 +249,28 @@ def zero_where(cond, x):
     return xp_of(x).where(cond, x.dtype.type(0), x)
 
 
+def logaddexp_accumulate(arr, axis: int):
+    """log(cumsum(exp(arr))) along axis without overflow: NumPy's logaddexp.accumulate; CuPy has no
+    ufunc accumulate, so there each slice is shifted by its finite max first."""
+    if arr.__class__ is np.ndarray:
+        return np.logaddexp.accumulate(arr, axis=axis)
+    cp = cupy()
+    m = arr.max(axis=axis, keepdims=True) if arr.size else cp.zeros_like(arr)
+    m = cp.where(cp.isfinite(m), m, 0)
+    return cp.log(cp.cumsum(cp.exp(arr - m), axis=axis)) + m
+
+
+def special_function(name: str, numpy_fn):
+    """A special function for an array's device: `numpy_fn` (our NumPy code) on the CPU,
+    cupyx.scipy.special's `name` on CUDA."""
+    def fn(arr):
+        if arr.__class__ is np.ndarray:
+            return numpy_fn(arr)
+        import cupyx.scipy.special as sp
+        return getattr(sp, name)(arr)
+    return fn
+
+
 def argsort_stable(arr, axis: int):
     """Indices sorting `arr` along `axis`, equal values in their order, NaN last (CuPy's sort is
     always stable and takes no kind='stable')."""

@@ -822,6 +822,8 @@ from .ops import linalg as _la  # noqa: E402
 from .ops import reduce as _rd  # noqa: E402
 from .ops import shape as _sh  # noqa: E402
 from .ops import sort as _so  # noqa: E402
+from .ops import special as _sp  # noqa: E402
+from .ops import arrange as _arr  # noqa: E402
 
 
 # the hottest operators are the functional ops themselves: one Python call less per op
@@ -849,3 +851,7 @@ _bind(_sh, "reshape view flatten unflatten permute transpose swapaxes swapdims s
 _bind(_ix, "gather scatter scatter_add index_select index_put masked_fill masked_select nonzero tril triu "
            "take_along_dim")
 _bind(_so, "sort argsort msort topk kthvalue unique")
+_bind(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh "
+           "atan2 arctan2 logaddexp hypot xlogy logit nan_to_num")
+_bind(_arr, "cumprod logcumsumexp count_nonzero diff roll repeat_interleave diag diagonal trace tensor_split rot90 "
+            "addmm baddbmm")
