@@ -20,6 +20,7 @@ import itertools
 import weakref
 
 from . import grad_mode
+from .anomaly import _mode as _anomaly, check_gradients
 
 _creation_counter = itertools.count()
 _tensor_cls: list = []  # [Tensor], filled in by tensor.py
@@ -316,6 +317,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     in_grads = (in_grads,)
             if prof is not None:
                 prof._end(event)
+            if _anomaly[0]:
+                check_gradients(node, in_grads)
             if len(in_grads) != len(node.next_functions):
                 raise RuntimeError(f"{node.name()}: backward returned {len(in_grads)} gradients, expected "
                                    f"{len(node.next_functions)} (one per input)")

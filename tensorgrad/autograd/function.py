@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import grad_mode
+from .anomaly import _mode as _anomaly, forward_stack
 from .engine import Node, SavedTensor, accumulator_for, edge_of, next_seq, _creation_counter as _counter
 
 from ..backend import _cupy
@@ -98,6 +99,8 @@ class Op(Node):
             return Tensor._make(out, None, 0, None, view_of)
         self.next_functions = tuple(edges)
         self._seq = next(_counter)
+        if _anomaly[0]:
+            self._forward_stack = forward_stack()
         self._out_meta = ((out.shape, out.dtype),)
         if view_of is not None:
             self._view_of_vc = (view_of._vc, view_of._vc[1])
@@ -123,6 +126,8 @@ class Op(Node):
             return tuple(make(o, None, 0, None, view_of) for o in outs)
         self.next_functions = tuple(edges)
         self._seq = next(_counter)
+        if _anomaly[0]:
+            self._forward_stack = forward_stack()
         self._out_meta = tuple((o.shape, o.dtype) for o in outs)
         if view_of is not None:
             self._view_of_vc = (view_of._vc, view_of._vc[1])
