@@ -90,6 +90,8 @@ class Module:
         sa(self, "_modules", {})
         sa(self, "_forward_hooks", OrderedDict())
         sa(self, "_forward_pre_hooks", OrderedDict())
+        sa(self, "_backward_hooks", OrderedDict())
+        sa(self, "_backward_pre_hooks", OrderedDict())
 
     forward = None  # subclasses define forward()
 
@@ -490,17 +492,43 @@ class Module:
         self._forward_hooks[handle.id] = hook
         return handle
 
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's
+        inputs are computed; a non-None result (one entry per positional argument) replaces grad_input."""
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` when the gradients reach the module's outputs; a non-None
+        result replaces grad_output."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_backward_hook(self, hook):
+        """PyTorch's deprecated form: here the same as register_full_backward_hook."""
+        import warnings
+        warnings.warn("register_backward_hook is deprecated; use register_full_backward_hook (which this calls)",
+                      FutureWarning, stacklevel=2)
+        return self.register_full_backward_hook(hook)
+
     def _call_impl(self, *args, **kwargs):
         forward = self.forward
         if forward is None:
             raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
-        if not self._forward_pre_hooks and not self._forward_hooks:
+        if not self._forward_pre_hooks and not self._forward_hooks and not self.__dict__.get("_backward_hooks") \
+                and not self.__dict__.get("_backward_pre_hooks"):
             return forward(*args, **kwargs)
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
-        out = forward(*args, **kwargs)
+        if self._backward_hooks or self._backward_pre_hooks:
+            from .backward_hooks import call_with_backward_hooks
+            out = call_with_backward_hooks(self, forward, args, kwargs)
+        else:
+            out = forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
