@@ -46,7 +46,8 @@ def _case_id(case):
 
 
 class Problem:
-    """min ||X W + b - Y||^2 / n (or max of its negation when `maximize`), in either framework."""
+    """min ||X W + b - Y||^2 / n (or max of its negation when `maximize`), in either framework
+    (m = tg or torch), on `device` for tensorgrad."""
 
     def __init__(self, dtype, seed=0):
         rng = np.random.default_rng(seed)
@@ -55,12 +56,13 @@ class Problem:
         self.W0 = rng.standard_normal((5, 3)).astype(dtype)
         self.b0 = rng.standard_normal(3).astype(dtype)
 
-    def make(self, m):
-        """Fresh leaf parameters [W, b] in module `m` (tg or torch)."""
-        return [m.tensor(self.W0.copy(), requires_grad=True), m.tensor(self.b0.copy(), requires_grad=True)]
+    def make(self, m, device="cpu"):
+        kw = dict(device=device) if m is tg else {}
+        return [m.tensor(self.W0.copy(), requires_grad=True, **kw), m.tensor(self.b0.copy(), requires_grad=True, **kw)]
 
     def loss(self, m, params, sign=1.0):
-        X, Y = m.tensor(self.X), m.tensor(self.Y)
+        dev = params[0].device
+        X, Y = m.tensor(self.X, device=dev), m.tensor(self.Y, device=dev)
         err = X @ params[0] + params[1] - Y
         return (err * err).mean() * sign
 

@@ -273,3 +273,49 @@ def _step_wrapper(func):
             func(self)
         return loss
     return step
+
+
+def _check_adam_like(lr, eps, betas, weight_decay) -> None:
+    """PyTorch's argument checks (and messages) of the Adam family."""
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _fill_group_defaults(optimizer, **defaults) -> None:
+    """Options an older state_dict's groups may lack (its __setstate__), set to their defaults."""
+    for group in optimizer.param_groups:
+        for k, v in defaults.items():
+            group.setdefault(k, v)
+
+
+def _begin_update(optimizer, p, g, maximize, lr, wd, decoupled, *moments, scalars=()):
+    """The start of an Adam-family update of p: its state (the step, CPU `scalars` starting at 1,
+    and zero `moments`, on first use), the step advanced, the gradient negated for maximize, and
+    weight decay applied (decoupled: p shrunk by lr * wd; else wd * p added to the gradient).
+    Returns (state, step, g)."""
+    state = optimizer.state[p]
+    if len(state) == 0:
+        state["step"] = _step_tensor()
+        for name in scalars:
+            state[name] = _step_tensor(1.0)
+        for name in moments:
+            state[name] = _zeros_like(p)
+    if maximize:
+        g = -g
+    step = _incr_step(state["step"])
+    if wd != 0:
+        d = p._data
+        if decoupled:
+            d *= 1 - lr * wd
+        else:
+            g = g + wd * d
+    return state, step, g
+
