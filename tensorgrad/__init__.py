@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import dtypes
 from .dtypes import (bool_ as bool, double, float, float16, float32, float64, half, int, int8, int16,  # noqa: A004
                      int32, int64, long, short, uint8, dtype, get_default_dtype, set_default_dtype,
-                     promote_types)
+                     promote_types, finfo, iinfo)
 from .backend import Device as device, Generator, default_generator
 from .tensor import Tensor, Size
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -30,7 +30,7 @@ from .ops.sort import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.arrange import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
-from . import nn, optim, utils, datasets, transforms, profiler  # noqa: E402
+from . import nn, optim, utils, datasets, transforms, profiler, distributions  # noqa: E402
 from . import amp  # noqa: E402
 from .amp import autocast  # noqa: E402
 

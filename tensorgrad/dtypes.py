@@ -9,11 +9,13 @@ int gives int64, and a 0-dim tensor gives its own dtype.
 """
 from __future__ import annotations
 
+import builtins as _builtins
+
 import numpy as np
 
 __all__ = ["dtype", "float16", "float32", "float64", "int8", "uint8", "int16", "int32",
            "int64", "bool_", "half", "float", "double", "short", "int", "long",
-           "get_default_dtype", "set_default_dtype", "result_type", "promote_types", "as_dtype"]
+           "get_default_dtype", "set_default_dtype", "result_type", "promote_types", "as_dtype", "finfo", "iinfo"]
 
 
 class dtype:
@@ -161,3 +163,37 @@ def result_type(*operands) -> dtype:
     if out is None:
         raise TypeError("result_type needs at least one operand")
     return out
+
+
+class finfo:
+    """Machine limits of a floating dtype (torch.finfo): bits, eps, max, min, tiny (smallest_normal),
+    resolution, and dtype (its name); the default dtype when none is given."""
+
+    def __init__(self, type=None):
+        d = get_default_dtype() if type is None else as_dtype(type)
+        if not d.is_floating_point:
+            raise TypeError(f"finfo(): {d} is not a floating point dtype; use iinfo for integer dtypes")
+        info = np.finfo(d.np)
+        self.bits, self.eps, self.max, self.min = info.bits, _builtins.float(info.eps), _builtins.float(info.max), _builtins.float(info.min)
+        self.tiny = self.smallest_normal = _builtins.float(info.tiny)
+        self.resolution = 10.0 ** -_builtins.int(info.precision)  # as torch: a power of ten
+        self.dtype = d.np.name
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype (torch.iinfo): bits, min, max, dtype."""
+
+    def __init__(self, type):
+        d = as_dtype(type)
+        if d.is_floating_point or d.np == np.bool_:
+            raise TypeError(f"iinfo(): {d} is not an integer dtype; use finfo for floating dtypes")
+        info = np.iinfo(d.np)
+        self.bits, self.min, self.max, self.dtype = info.bits, _builtins.int(info.min), _builtins.int(info.max), d.np.name
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+

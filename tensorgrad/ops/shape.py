@@ -12,7 +12,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import broadcast_to as broadcast_to_view, xp_of
-from ..tensor import Tensor
+from ..tensor import Size as _Size, Tensor
 from ._util import shape_arg, wrap_dim
 
 
@@ -284,6 +284,21 @@ def expand(input, *sizes):
 
 def broadcast_to(input, size):
     return expand(input, size)
+
+
+def broadcast_shapes(*shapes):
+    """The shape the given shapes broadcast to (torch.broadcast_shapes), or a RuntimeError naming them."""
+    try:
+        return _Size(np.broadcast_shapes(*[tuple(s) if isinstance(s, (tuple, list)) else (s,) for s in shapes]))
+    except ValueError:
+        raise RuntimeError(f"Shape mismatch: objects cannot be broadcast to a single shape: "
+                           f"{', '.join(str(list(s)) for s in shapes)}") from None
+
+
+def broadcast_tensors(*tensors):
+    """The tensors expanded to their common broadcast shape (views; gradients sum back)."""
+    shape = broadcast_shapes(*[t.shape for t in tensors])
+    return tuple(t if tuple(t.shape) == tuple(shape) else expand(t, shape) for t in tensors)
 
 
 class Repeat(Op):
@@ -716,6 +731,6 @@ def contiguous(input):
 
 
 __all__ = ["reshape", "view", "flatten", "unflatten", "permute", "transpose", "swapaxes", "swapdims",
-           "squeeze", "unsqueeze", "expand", "broadcast_to", "repeat", "tile", "flip", "split", "chunk",
+           "squeeze", "unsqueeze", "expand", "broadcast_to", "broadcast_shapes", "broadcast_tensors", "repeat", "tile", "flip", "split", "chunk",
            "unbind", "narrow", "movedim", "moveaxis", "cat", "concat", "concatenate", "stack", "hstack",
            "vstack", "clone", "contiguous"]
