@@ -163,6 +163,14 @@ def is_view_of(arr, src) -> bool:
     return mem is not None and mem is getattr(getattr(src, "data", None), "mem", None)
 
 
+def writable_diagonal(arr, offset: int, d1: int, d2: int):
+    """arr's diagonal as a view that can be written through (NumPy hands out a read-only one)."""
+    view = arr.diagonal(offset, d1, d2)
+    if view.__class__ is np.ndarray and arr.flags.writeable:
+        view.setflags(write=True)
+    return view
+
+
 def sliding_view(arr, shape, strides):
     """A read-only strided view of `arr` (windows, im2col): CuPy's as_strided has no `writeable`."""
     if arr.__class__ is np.ndarray:
@@ -250,14 +258,22 @@ def zero_where(cond, x):
 
 
 def logaddexp_accumulate(arr, axis: int):
-    """log(cumsum(exp(arr))) along axis without overflow: NumPy's logaddexp.accumulate; CuPy has no
-    ufunc accumulate, so there each slice is shifted by its finite max first."""
+    """log(cumsum(exp(arr))) along axis, without overflow or underflow: NumPy's
+    logaddexp.accumulate; CuPy has no ufunc accumulate, so there a log-space Hillis-Steele scan
+    (log2 n logaddexp passes, each exact, however far below the slice's maximum an entry is)."""
     if arr.__class__ is np.ndarray:
         return np.logaddexp.accumulate(arr, axis=axis)
-    cp = cupy()
-    m = arr.max(axis=axis, keepdims=True) if arr.size else cp.zeros_like(arr)
-    m = cp.where(cp.isfinite(m), m, 0)
-    return cp.log(cp.cumsum(cp.exp(arr - m), axis=axis)) + m
+    return log_scan(cupy(), arr, axis)
+
+
+def log_scan(xp, arr, axis: int):
+    """The Hillis-Steele scan of logaddexp_accumulate, with array module xp (tested on NumPy)."""
+    y = xp.moveaxis(arr.copy(), axis, -1)
+    n, k = y.shape[-1], 1
+    while k < n:
+        y[..., k:] = xp.logaddexp(y[..., k:], y[..., :-k].copy())
+        k *= 2
+    return xp.moveaxis(y, -1, axis)
 
 
 def special_function(name: str, numpy_fn):
@@ -267,7 +283,7 @@ def special_function(name: str, numpy_fn):
         if arr.__class__ is np.ndarray:
             return numpy_fn(arr)
         import cupyx.scipy.special as sp
-        return getattr(sp, name)(arr)
+        return getattr(sp, name)(arr).astype(arr.dtype, copy=False)  # (float16 computes in float32)
     return fn
 
 

@@ -84,3 +84,34 @@ def test_hooks_on_a_module_with_several_outputs_and_a_non_tensor_argument():
         m.register_full_backward_hook(lambda mod, gi, go: (gi[0],))
         a, b = m(tg.ones(2, 3, requires_grad=True), 2.0)
         a.sum().backward()
+
+
+@needs_torch
+def test_hooks_fire_on_layers_inside_sequential():
+    """Sequential runs Linear + ReLU pairs as one fused op; a layer with backward hooks is run as a
+    module instead, so its hooks fire, as in PyTorch."""
+    fired = {}
+    for lib in (tg, torch):
+        lib.manual_seed(0)
+        seq = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 1))
+        names = []
+        seq[0].register_full_backward_hook(lambda m, gi, go, names=names: names.append("lin0"))
+        seq[1].register_full_backward_pre_hook(lambda m, go, names=names: names.append("relu-pre"))
+        seq(lib.ones(2, 3, requires_grad=True)).sum().backward()
+        fired[lib.__name__] = names
+    assert fired["tensorgrad"] == fired["torch"] == ["relu-pre", "lin0"]
+
+
+@needs_torch
+def test_backward_hooks_see_the_output_after_forward_hooks(sd):
+    """A forward hook that replaces the output: grad_output is that of the replaced output."""
+    seen = {}
+    for lib in (tg, torch):
+        lin = lib.nn.Linear(3, 2)
+        lin.load_state_dict({k: lib.tensor(v) for k, v in sd.items()})
+        lin.register_forward_hook(lambda m, a, out: out * 3)
+        got = []
+        lin.register_full_backward_hook(lambda m, gi, go, got=got: got.append(float(go[0].sum())))
+        lin(lib.ones(1, 3, requires_grad=True)).sum().backward()
+        seen[lib.__name__] = got
+    assert seen["tensorgrad"] == seen["torch"] == [2.0]

@@ -166,3 +166,26 @@ def test_pool1d_gradcheck_and_errors(device):
                device)
     with pytest.raises(RuntimeError, match="Expected 2D or 3D"):
         F.max_pool1d(tg.zeros(1, 2, 3, 4), 2)
+
+
+@needs_torch
+@pytest.mark.parametrize("pad,mode", [((-1, 2), "reflect"), ((-2, -2), "reflect"), ((-3, 1), "reflect"),
+                                      ((-1, 2), "replicate"), ((-4, 0), "replicate"), ((2, -3), "replicate")])
+def test_negative_padding_matches_torch(device, pad, mode):
+    check_torch(lambda m, t: m.nn.functional.pad(t, pad, mode=mode), [_rng.normal(size=(1, 2, 5))], device)
+
+
+def test_padding_that_leaves_nothing_is_refused():
+    for pad, mode in (((-5, 3), "circular"), ((-3, -2), "reflect"), ((-5, 0), "replicate")):
+        with pytest.raises(RuntimeError, match="empty dimension"):
+            F.pad(tg.zeros(1, 1, 5), pad, mode=mode)
+
+
+@needs_torch
+def test_parameter_dict_orders_keys_as_torch():
+    for given in ({"b": 1, "a": 2, "c": 3}, [("b", 1), ("a", 2)]):
+        ours = tg.nn.ParameterDict({k: tg.ones(v) for k, v in dict(given).items()} if isinstance(given, dict)
+                                   else [(k, tg.ones(v)) for k, v in given])
+        theirs = torch.nn.ParameterDict({k: torch.ones(v) for k, v in dict(given).items()} if isinstance(given, dict)
+                                        else [(k, torch.ones(v)) for k, v in given])
+        assert list(ours.keys()) == list(theirs.keys())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from oracle import check_grad, check_torch, noncontig, rand, to_tg, torch
+from oracle import check_grad, check_torch, needs_torch, noncontig, rand, to_tg, torch
 
 pytestmark = pytest.mark.skipif(torch is None, reason="PyTorch is not installed: oracle tests skipped")
 
@@ -447,3 +447,33 @@ def test_linalg_errors(device):
         tg.cdist(m23, m34)
     with pytest.raises(RuntimeError, match="cdist only supports non-negative p values"):
         tg.cdist(m34, m34, -1.0)
+
+
+def test_log_scan_of_the_cuda_path_is_exact_far_below_the_maximum():
+    """logcumsumexp on CUDA scans in log space (backend.log_scan); here it runs on NumPy against
+    logaddexp.accumulate, with entries far below the slice's maximum (a max-shift would give -inf)."""
+    from tensorgrad import backend
+    for x in (np.array([-800.0, -120.0, -50.0, 0.0]), np.float32([-800, -120, -50, 0]),
+              np.random.default_rng(3).normal(size=(3, 7, 5)) * 50, np.array([-np.inf, 0.0, np.inf, 1.0])):
+        for axis in range(x.ndim):
+            np.testing.assert_allclose(backend.log_scan(np, x, axis), np.logaddexp.accumulate(x, axis=axis),
+                                       rtol=1e-6)
+
+
+@needs_torch
+def test_diagonal_is_a_view_that_in_place_ops_write_through():
+    for lib in (tg, torch):
+        a = lib.zeros(3, 3)
+        a.diagonal().add_(1)
+        b = lib.zeros(2, 3, 4)
+        lib.diagonal(b, 1, 1, 2).fill_(2)
+        assert float(a.sum()) == 3.0 and float(b.sum()) == 12.0
+
+
+@needs_torch
+def test_float16_scans_accumulate_in_float32_as_torch():
+    x = np.random.default_rng(4).uniform(0.9, 1.1, 300).astype(np.float16)
+    np.testing.assert_array_equal(tg.tensor(x).cumprod(0).numpy(), torch.tensor(x).cumprod(0).numpy())
+    y = np.random.default_rng(5).normal(size=300).astype(np.float16)
+    np.testing.assert_allclose(tg.tensor(y).logcumsumexp(0).numpy().astype(np.float64),
+                               torch.tensor(y).logcumsumexp(0).numpy().astype(np.float64), rtol=1e-3)

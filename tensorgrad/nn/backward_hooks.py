@@ -72,10 +72,11 @@ class _OnOutputs(Function):
         return (None,) + tuple(grads)
 
 
-def call_with_backward_hooks(module, forward, args, kwargs):
-    """forward(*args, **kwargs) between the hook Functions (see the module docstring)."""
+def hook_inputs(module, args):
+    """Before forward: the args with those that take gradients routed through _OnInputs, and
+    the state the output side needs (None when grad mode is off)."""
     if not grad_mode.is_grad_enabled():
-        return forward(*args, **kwargs)
+        return args, None
     positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
     state = _State(module, len(args), positions)
     if positions:
@@ -83,9 +84,17 @@ def call_with_backward_hooks(module, forward, args, kwargs):
         args = list(args)
         for i, t in zip(positions, hooked):
             args[i] = t
-    out = forward(*args, **kwargs)
+        args = tuple(args)
+    return args, state
+
+
+def hook_outputs(state, out):
+    """After forward and its forward hooks: the output (a tensor or a tuple, as PyTorch hooks)
+    routed through _OnOutputs."""
+    if state is None:
+        return out
     single = isinstance(out, Tensor)
-    outs = (out,) if single else (tuple(out) if isinstance(out, (tuple, list)) else None)
+    outs = (out,) if single else (out if isinstance(out, tuple) else None)
     if outs is None or not any(isinstance(o, Tensor) and o.requires_grad for o in outs):
         return out
     where = [i for i, o in enumerate(outs) if isinstance(o, Tensor) and o.requires_grad]

@@ -114,8 +114,10 @@ class Sequential(Module):
 
 
 def _plain(module) -> bool:
-    """Called as its class defines it: no hooks, no forward replaced on the instance."""
-    return not module._forward_hooks and not module._forward_pre_hooks and "forward" not in module.__dict__
+    """Called as its class defines it: no hooks (forward or backward), no forward replaced on the instance."""
+    d = module.__dict__
+    return (not module._forward_hooks and not module._forward_pre_hooks and not d.get("_backward_hooks")
+            and not d.get("_backward_pre_hooks") and "forward" not in d)
 
 
 def _bias_activation_pair(layer, act, x):
@@ -393,7 +395,15 @@ class ParameterDict(Module):
         return self._parameters.pop(key)
 
     def update(self, parameters) -> None:
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        """As PyTorch's: a plain dict's keys in sorted order; an OrderedDict, ParameterDict or list of
+        pairs in its own order."""
+        from collections import OrderedDict as _OD
+        if isinstance(parameters, (_OD, ParameterDict)):
+            items = list(parameters.items())
+        elif hasattr(parameters, "items"):
+            items = sorted(parameters.items())
+        else:
+            items = list(parameters)
         for k, v in items:
             self[k] = v
 

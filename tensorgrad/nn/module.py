@@ -524,15 +524,17 @@ class Module:
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        state = None
         if self._backward_hooks or self._backward_pre_hooks:
-            from .backward_hooks import call_with_backward_hooks
-            out = call_with_backward_hooks(self, forward, args, kwargs)
-        else:
-            out = forward(*args, **kwargs)
+            from . import backward_hooks
+            args, state = backward_hooks.hook_inputs(self, args)
+        out = forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, out)
             if result is not None:
                 out = result
+        if state is not None:  # after the forward hooks: the backward hooks see their output's gradient
+            out = backward_hooks.hook_outputs(state, out)
         return out
 
     __call__ = _call_impl

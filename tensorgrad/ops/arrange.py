@@ -13,7 +13,7 @@ import numpy as np
 from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.function import Op
-from ..backend import logaddexp_accumulate, xp_of
+from ..backend import logaddexp_accumulate, writable_diagonal, xp_of
 from ..tensor import Tensor
 from ._pointwise import _const, _float_only
 from ._util import check_tensor, is_scalar, normalize_dims, wrap_dim
@@ -41,7 +41,10 @@ class Cumprod(Op):
         self.dim = dim  # None for a 0-d input
 
     def forward(self, x):
-        return x.copy() if self.dim is None else x.cumprod(axis=self.dim, dtype=x.dtype)
+        if self.dim is None:
+            return x.copy()
+        acc = np.float32 if x.dtype == np.float16 else x.dtype  # float16 accumulates in float32, as PyTorch
+        return x.cumprod(axis=self.dim, dtype=acc).astype(x.dtype, copy=False)
 
     def backward(self, grad):
         x, y = self.saved_tensors
@@ -88,6 +91,8 @@ class LogCumSumExp(Op):
         d = self.dim
         if d is None:
             return x.copy()
+        if x.dtype == np.float16:  # accumulated in float32, as PyTorch
+            return logaddexp_accumulate(x.astype(np.float32), d).astype(np.float16)
         return logaddexp_accumulate(x, d)
 
     def backward(self, grad):
@@ -226,14 +231,17 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
 
 
 class Diagonal(Op):
-    """The diagonal (offset) of dims d1, d2 as the last dim (a copy; PyTorch returns a view)."""
+    """The diagonal (offset) of dims d1, d2 as the last dim: a view, as PyTorch's, so in-place ops
+    on it (A.diagonal().add_(eps)) write into the input."""
+
+    is_view = True
 
     def __init__(self, offset, d1, d2):
         self.args = (offset, d1, d2)
 
     def forward(self, x):
         self.in_shape = x.shape
-        return xp_of(x).diagonal(x, *self.args).copy()
+        return writable_diagonal(x, *self.args)
 
     def backward(self, grad):
         return DiagonalScatter(self.in_shape, *self.args)(grad)

@@ -54,15 +54,16 @@ def index_pad(input, pad, mode: str):
         d = nd - 1 - i
         lo, hi = int(pad[2 * i]), int(pad[2 * i + 1])
         n = input.shape[d]
-        if mode == "reflect" and not (0 <= lo < n and 0 <= hi < n):
+        if mode == "reflect" and not (lo < n and hi < n):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
                                f"but got: padding ({lo}, {hi}) at dimension {d} of input {list(input.shape)}")
-        if mode == "replicate" and (lo < 0 or hi < 0 or n == 0):
-            raise RuntimeError(f"pad(): replicate padding needs non-negative padding and a non-empty dimension; "
-                               f"got padding ({lo}, {hi}) at dimension {d} of input {list(input.shape)}")
         if mode == "circular" and (lo > n or hi > n):
             raise RuntimeError(f"Padding value causes wrapping around more than once: padding ({lo}, {hi}) at "
                                f"dimension {d} of input {list(input.shape)}")
+        kept = n - max(-lo, 0) - max(-hi, 0)  # what negative padding (a crop) leaves
+        if n + lo + hi < 1 or kept < 1:
+            raise RuntimeError(f"pad(): negative padding ({lo}, {hi}) leaves an empty dimension {d} of input "
+                               f"{list(input.shape)} (input size {n}, output size {n + lo + hi})")
         if lo == 0 and hi == 0:
             continue
         out = IndexSelect((Ellipsis,), (d,), (_indices(n, lo, hi, mode, input.device),))(out)
