@@ -29,7 +29,8 @@ def _mT(t):
 
 # ---------------------------------------------------------------- norms
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
-    """(sum |x|^ord)^(1/ord) over dim (all dims by default); ord inf/-inf the max/min of |x|, 0 the count of nonzeros."""
+    """(sum |x|^ord)^(1/ord) over dim (all dims by default); ord inf/-inf the max/min of |x|, 0 the
+    count of nonzeros."""
     return _norm(x, ord, dim, keepdim, dtype)
 
 
@@ -89,7 +90,8 @@ def inv(A):
     try:
         return Inv()(A)
     except np.linalg.LinAlgError as e:
-        raise RuntimeError(f"linalg.inv: The diagonal element of a factorization is zero; A is singular ({e})") from None
+        raise RuntimeError(f"linalg.inv: The diagonal element of a factorization is zero; A is singular "
+                           f"({e})") from None
 
 
 class _LogAbsDet(Op):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from oracle import check_grad, check_torch, needs_torch, torch
+from oracle import check_grad, check_torch, needs_torch
 
 _rng = np.random.default_rng(41)
 
@@ -19,9 +19,11 @@ def _well_conditioned(*shape):
 CASES = {
     "inv": (lambda m, a: m.linalg.inv(a), lambda: [_well_conditioned(2, 3, 3)]),
     "det": (lambda m, a: m.linalg.det(a), lambda: [_well_conditioned(2, 3, 3)]),
-    "slogdet": (lambda m, a: m.linalg.slogdet(a).logabsdet * m.linalg.slogdet(a).sign, lambda: [_well_conditioned(4, 4)]),
+    "slogdet": (lambda m, a: m.linalg.slogdet(a).logabsdet * m.linalg.slogdet(a).sign,
+                lambda: [_well_conditioned(4, 4)]),
     "solve": (lambda m, a, b: m.linalg.solve(a, b), lambda: [_well_conditioned(2, 3, 3), _rng.normal(size=(2, 3, 4))]),
-    "solve-broadcast": (lambda m, a, b: m.linalg.solve(a, b), lambda: [_well_conditioned(3, 3), _rng.normal(size=(2, 3, 2))]),
+    "solve-broadcast": (lambda m, a, b: m.linalg.solve(a, b),
+                        lambda: [_well_conditioned(3, 3), _rng.normal(size=(2, 3, 2))]),
     "solve-vector": (lambda m, a, b: m.linalg.solve(a, b), lambda: [_well_conditioned(3, 3), _rng.normal(size=3)]),
     "solve-right": (lambda m, a, b: m.linalg.solve(a, b, left=False), lambda: [_well_conditioned(3, 3),
                                                                              _rng.normal(size=(4, 3))]),
@@ -30,7 +32,8 @@ CASES = {
     "norm-dim": (lambda m, a: m.linalg.norm(a, dim=1, keepdim=True), lambda: [_rng.normal(size=(3, 4))]),
     "matrix_norm-fro": (lambda m, a: m.linalg.matrix_norm(a), lambda: [_rng.normal(size=(2, 3, 4))]),
     "matrix_norm-1": (lambda m, a: m.linalg.matrix_norm(a, 1), lambda: [_rng.normal(size=(2, 3, 4))]),
-    "matrix_norm-inf": (lambda m, a: m.linalg.matrix_norm(a, float("-inf"), dim=(0, 2)), lambda: [_rng.normal(size=(3, 2, 4))]),
+    "matrix_norm-inf": (lambda m, a: m.linalg.matrix_norm(a, float("-inf"), dim=(0, 2)),
+                        lambda: [_rng.normal(size=(3, 2, 4))]),
     "vector_norm": (lambda m, a: m.linalg.vector_norm(a, float("inf"), dim=(0, 1)), lambda: [_rng.normal(size=(3, 4))]),
 }
 
