@@ -189,3 +189,31 @@ def test_parameter_dict_orders_keys_as_torch():
         theirs = torch.nn.ParameterDict({k: torch.ones(v) for k, v in dict(given).items()} if isinstance(given, dict)
                                         else [(k, torch.ones(v)) for k, v in given])
         assert list(ours.keys()) == list(theirs.keys())
+
+
+# ---------------------------------------------------------------- unfold / fold
+UNFOLD = [dict(kernel_size=3), dict(kernel_size=(2, 3), stride=2, padding=1, dilation=(1, 2)),
+          dict(kernel_size=2, stride=2)]
+
+
+@needs_torch
+@pytest.mark.parametrize("kw", UNFOLD, ids=["k3", "mixed", "patches"])
+@pytest.mark.parametrize("batched", [True, False])
+def test_unfold_and_fold_match_torch(device, kw, batched):
+    shape = (2, 3, 7, 6) if batched else (3, 7, 6)
+    check_torch(lambda m, t: m.nn.functional.unfold(t, **kw), [_rng.normal(size=shape)], device)
+    cols = torch.nn.functional.unfold(torch.zeros(shape), **kw).shape
+    check_torch(lambda m, t: m.nn.functional.fold(t, (7, 6), **kw), [_rng.normal(size=tuple(cols))], device)
+
+
+@needs_torch
+def test_unfold_fold_modules_and_errors(device):
+    ours, theirs = tg.nn.Unfold(2, stride=2), torch.nn.Unfold(2, stride=2)
+    assert repr(ours) == repr(theirs)
+    assert repr(tg.nn.Fold((4, 6), 2, stride=2)) == repr(torch.nn.Fold((4, 6), 2, stride=2))
+    x = _rng.normal(size=(1, 2, 4, 6))
+    np.testing.assert_allclose(tg.nn.Fold((4, 6), 2, stride=2)(ours(tg.tensor(x))).numpy(), x)   # patches round trip
+    check_grad(lambda t: F.fold(F.unfold(t, 2, padding=1), (3, 4), 2, padding=1), [_rng.normal(size=(1, 2, 3, 4))],
+               device)
+    with pytest.raises(RuntimeError, match="sliding blocks"):
+        F.fold(tg.zeros(1, 8, 5), (4, 6), 2, stride=2)

@@ -16,7 +16,7 @@ from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
                             LayerNorm)
 from .padding import *  # noqa: F401,F403 - ZeroPad2d, ConstantPad1d, ReflectionPad2d, ReplicationPad3d, ...
 from .padding import __all__ as _padding_names
-from .pixel_shuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
+from .pixel_shuffle import ChannelShuffle, Fold, PixelShuffle, PixelUnshuffle, Unfold
 from .sparse import Embedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CosineSimilarity, CrossEntropyLoss,
@@ -28,7 +28,7 @@ from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, T
 from . import functional, init, utils
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
-           "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Identity", "Linear", "Flatten",
+           "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Unfold", "Fold", "Identity", "Linear", "Flatten",
            "Unflatten", "ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax",
            "LogSoftmax", "ReLU6", "Hardtanh", "Hardsigmoid", "Hardswish", "Mish", "SELU", "CELU", "GLU", "LogSigmoid",
            "Softsign", "Tanhshrink", "Softshrink", "Hardshrink", "Threshold", "PReLU", "RReLU", "Softmin", "Conv1d", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "MaxPool1d", "AvgPool1d",

@@ -16,6 +16,7 @@ from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.interpolate import interpolate, upsample  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from .pixel_shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401,E402
+from ..ops.unfold import fold, unfold  # noqa: F401,E402
 from ..ops.linalg import linear  # noqa: F401
 
 from ..ops.loss import *  # noqa: F401,F403 - cross_entropy, nll_loss, mse_loss, ...

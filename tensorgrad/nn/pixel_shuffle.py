@@ -1,5 +1,6 @@
 """pixel_shuffle / pixel_unshuffle and channel_shuffle, and their modules (torch.nn's): pure
-rearrangements (reshape and permute), so gradients are the inverse rearrangement."""
+rearrangements (reshape and permute), so gradients are the inverse rearrangement; and the
+Unfold / Fold modules (ops/unfold.py)."""
 from __future__ import annotations
 
 from .module import Module
@@ -82,4 +83,39 @@ class ChannelShuffle(Module):
         return f"groups={self.groups}"
 
 
-__all__ = ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle"]
+
+
+class Unfold(Module):
+    """Sliding local blocks as columns (functional.unfold)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        from ..ops.unfold import unfold
+        return unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Module):
+    """Columns summed back into images (functional.fold), the adjoint of Unfold."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.output_size, self.kernel_size = output_size, kernel_size
+        self.dilation, self.padding, self.stride = dilation, padding, stride
+
+    def forward(self, input):
+        from ..ops.unfold import fold
+        return fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self) -> str:
+        return (f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, "
+                f"padding={self.padding}, stride={self.stride}")
+
+
+__all__ = ["PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Unfold", "Fold"]
