@@ -552,6 +552,61 @@ class Tensor:
     def exp_(self):
         return self._inplace(_ew.exp)
 
+    def log_(self):
+        return self._inplace(_ew.log)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        return self._inplace(_ix.index_add, dim, index, source, alpha=alpha)
+
+    def index_copy_(self, dim, index, source):
+        return self._inplace(_ix.index_copy, dim, index, source)
+
+    def index_fill_(self, dim, index, value):
+        return self._inplace(_ix.index_fill, dim, index, value)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill with draws from Exp(lambd) (-log(1 - u) / lambd)."""
+        from .creation import _random
+        return self._inplace(lambda t: -(1 - _random("exponential_", (t.shape,), t.dtype, t.device, False,
+                                                      backend.random_uniform, generator)).log() / lambd)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with exp of draws from N(mean, std^2)."""
+        from .creation import _random
+        return self._inplace(lambda t: (_random("log_normal_", (t.shape,), t.dtype, t.device, False,
+                                                backend.random_normal, generator) * std + mean).exp())
+
+    def byte(self):
+        return self.to(dtypes.uint8)
+
+    def char(self):
+        return self.to(dtypes.int8)
+
+    def short(self):
+        return self.to(dtypes.int16)
+
+    def get_device(self) -> int:
+        """The CUDA device index, -1 for the CPU (PyTorch's)."""
+        return -1 if self.device.type == "cpu" else self.device.index
+
+    def data_ptr(self) -> int:
+        """The address of the first element (host memory, or device memory on CUDA)."""
+        d = self._data
+        return d.ctypes.data if d.__class__ is np.ndarray else d.data.ptr
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+    @property
+    def mH(self):
+        """The conjugate transpose of the last two dims: mT for real tensors."""
+        return self.mT
+
+    @property
+    def H(self):
+        return self.mH if self.dim() == 2 else self.T
+
     def neg_(self):
         return self._inplace(_ar.neg)
 
@@ -849,7 +904,7 @@ _bind(_la, "matmul mm bmm dot outer")
 _bind(_sh, "reshape view flatten unflatten permute transpose swapaxes swapdims squeeze unsqueeze "
            "expand broadcast_to repeat flip split chunk unbind narrow movedim moveaxis tile contiguous")
 _bind(_ix, "gather scatter scatter_add index_select index_put masked_fill masked_select nonzero tril triu "
-           "take_along_dim")
+           "take_along_dim index_add index_copy index_fill argwhere")
 _bind(_so, "sort argsort msort topk kthvalue unique")
 _bind(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh "
            "atan2 arctan2 logaddexp hypot xlogy logit nan_to_num")

@@ -146,3 +146,48 @@ def test_worker_init_fn_runs_once_per_pass_with_workers():
     assert calls == []                            # no workers: PyTorch does not call it either
     with pytest.raises(TypeError, match="worker_init_fn must be callable"):
         DataLoader(ds, num_workers=1, worker_init_fn=3)
+
+
+# ---------------------------------------------------------------- index_add / _copy / _fill and small tensor methods
+@needs_torch
+@pytest.mark.parametrize("call", [
+    lambda m, t, s: t.index_add(0, m.tensor([0, 2, 0]), s, alpha=2),
+    lambda m, t, s: m.index_add(t, 1, m.tensor([1, 0]), t[:, :2] * s[0, 0]),
+    lambda m, t, s: t.index_copy(0, m.tensor([3, 1, 0]), s),
+    lambda m, t, s: t.index_fill(1, m.tensor([0, 2]), -1.5) * s.sum(),
+], ids=["add", "add-dim1", "copy", "fill"])
+def test_index_add_copy_fill_match_torch(call):
+    from oracle import check_torch
+    check_torch(call, [np.random.default_rng(1).normal(size=(4, 3)), np.random.default_rng(2).normal(size=(3, 3))])
+
+
+def test_index_in_place_forms_and_errors():
+    t = tg.zeros(4, 3)
+    t.index_add_(0, tg.tensor([1, 1]), tg.ones(2, 3))
+    assert t.sum().item() == 6.0 and t[1].tolist() == [2.0, 2.0, 2.0]
+    t.index_fill_(1, tg.tensor([0]), 9.0)
+    assert t[:, 0].tolist() == [9.0] * 4
+    t.index_copy_(0, tg.tensor([0]), tg.full((1, 3), 5.0))
+    assert t[0].tolist() == [5.0] * 3
+    with pytest.raises(RuntimeError, match="does not match"):
+        tg.zeros(4, 3).index_add(0, tg.tensor([0, 1]), tg.ones(3, 3))
+    with pytest.raises(IndexError, match="out of range|out of bounds"):
+        tg.zeros(4, 3).index_fill(0, tg.tensor([7]), 1.0)
+
+
+@needs_torch
+def test_small_tensor_methods_match_torch():
+    a, b = tg.tensor([[0, 1], [2, 0]]), torch.tensor([[0, 1], [2, 0]])
+    assert a.argwhere().tolist() == b.argwhere().tolist()
+    for name in ("byte", "char", "short"):
+        assert getattr(a, name)().dtype.name == str(getattr(b, name)().dtype).split(".")[-1]
+    assert tg.ones(2).get_device() == torch.ones(2).get_device() == -1
+    assert tg.ones(2, 3).nbytes == torch.ones(2, 3).nbytes and tuple(tg.ones(2, 3).mH.shape) == (3, 2)
+    x = tg.tensor([1.0, 4.0])
+    assert x.log_() is x and x.tolist() == pytest.approx([0.0, float(np.log(4.0))])
+    tg.manual_seed(0)
+    e = tg.empty(20000).exponential_(2.0).numpy()
+    assert e.min() > 0 and abs(e.mean() - 0.5) < 0.02
+    ln = tg.empty(20000).log_normal_(0.0, 0.5).numpy()
+    assert abs(np.log(ln).std() - 0.5) < 0.02
+    assert tg.ones(3).data_ptr() != 0

@@ -471,6 +471,53 @@ def index_select(input, dim, index):
     return reshape(out, ()) if not shape else out
 
 
+def _index_along(op, input, dim, index, source_shape=None):
+    """(dim, the checked index vector) for index_add/_copy/_fill; `source_shape` (if any) must be
+    input's shape with len(index) at dim."""
+    check_tensor(op, input)
+    idx = _index_arg(op, index, input)
+    if idx.ndim > 1:
+        raise IndexError(f"{op}(): Index is supposed to be a vector, got shape {list(idx.shape)}")
+    shape = input._data.shape
+    dim = wrap_dim(dim, max(len(shape), 1), op)
+    if source_shape is not None:
+        want = list(shape[:dim]) + [idx.size] + list(shape[dim + 1:]) if shape else [idx.size]
+        if list(source_shape) != want and not (not shape and list(source_shape) in ([], [1])):
+            raise RuntimeError(f"{op}(): source of shape {list(source_shape)} does not match: it must have the "
+                               f"input's shape {list(shape)} with the index's length {idx.size} at dim {dim}")
+    n = shape[dim] if shape else 1
+    return dim, _check_bounds(idx.reshape(-1), n, dim, f"{op}(): ", negative=True)
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """A copy of input with alpha * source added at positions `index` along dim (repeats add up)."""
+    dim, idx = _index_along("index_add", input, dim, index, source.shape)
+    src = source * alpha if alpha != 1 else source
+    return IndexPut((Ellipsis,), (dim,), (idx,), True)(input, src) if input.dim() else input + src.reshape(())
+
+
+def index_copy(input, dim, index, source):
+    """A copy of input with source written at positions `index` along dim."""
+    dim, idx = _index_along("index_copy", input, dim, index, source.shape)
+    return IndexPut((Ellipsis,), (dim,), (idx,), False)(input, source) if input.dim() else source.reshape(()) * 1
+
+
+def index_fill(input, dim, index, value):
+    """A copy of input with `value` (a number or a 0-d tensor) at positions `index` along dim."""
+    dim, idx = _index_along("index_fill", input, dim, index)
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise IndexError(f"index_fill_(): only supports a 0-dimensional value tensor, but got tensor with "
+                             f"{value.dim()} dimension(s).")
+        return IndexPut((Ellipsis,), (dim,), (idx,), False)(input, value.to(input.dtype))
+    return IndexPut((Ellipsis,), (dim,), (idx,), False)(input, input._data.dtype.type(value))
+
+
+def argwhere(input):
+    """The indices of input's nonzero entries, one row each (nonzero(input))."""
+    return nonzero(input)
+
+
 def take_along_dim(input, indices, dim=None):
     """gather with input and indices broadcast against each other (apart from dim), negative indices
     wrapping once; with dim=None, gather from the flattened input (no wrapping, as in PyTorch)."""
@@ -717,5 +764,6 @@ def one_hot(tensor, num_classes=-1):
     return OneHot(int(num_classes))(tensor)
 
 
-__all__ = ['getitem', 'index_put', 'gather', 'scatter', 'scatter_add', 'index_select', 'masked_fill',
+__all__ = ['getitem', 'index_put', 'gather', 'scatter', 'scatter_add', 'index_select', 'index_add', 'index_copy',
+           'index_fill', 'argwhere', 'masked_fill',
            'masked_select', 'nonzero', 'tril', 'triu', 'take_along_dim', 'pad', 'one_hot']
