@@ -170,8 +170,6 @@ def test_conv_validation_errors_match_torch():
         same_error(lambda: _TG[name](4, 4, 3, padding="full"), lambda: getattr(tnn, name)(4, 4, 3, padding="full"))
         same_error(lambda: _TG[name](4, 4, 3, stride=2, padding="same"),
                    lambda: getattr(tnn, name)(4, 4, 3, stride=2, padding="same"))
-        with pytest.raises(NotImplementedError, match="padding_mode='reflect'"):
-            _TG[name](4, 4, 3, padding_mode="reflect")
     same_error(lambda: tconv.ConvTranspose2d(4, 4, 3, padding_mode="reflect"),
                lambda: tnn.ConvTranspose2d(4, 4, 3, padding_mode="reflect"))
 
@@ -453,3 +451,32 @@ def test_dropout_modules_train_eval_and_repr():
     np.testing.assert_array_equal(to_np(m2(tg.ones(2, 3, 4, 4))), np.ones((2, 3, 4, 4)))
     m2.train()
     assert (to_np(m2(tg.ones(2, 30, 4, 4))) == 0).mean() > 0.5
+
+
+@needs_torch
+@pytest.mark.parametrize("make,shape", [
+    ('Conv2d(3, 4, 3, padding=1, padding_mode="reflect")', (2, 3, 6, 5)),
+    ('Conv2d(3, 4, (3, 5), padding=(1, 2), padding_mode="circular")', (2, 3, 6, 7)),
+    ('Conv2d(3, 4, 3, padding="same", padding_mode="replicate", dilation=2)', (2, 3, 8, 8)),
+    ('Conv2d(3, 4, 4, padding="same", padding_mode="reflect")', (1, 3, 7, 7)),
+    ('Conv1d(3, 4, 5, padding=2, padding_mode="circular")', (2, 3, 9)),
+])
+def test_padding_modes_match_torch(device, make, shape):
+    """padding_mode reflect/replicate/circular: the input padded by F.pad in that mode, then a
+    convolution without padding (PyTorch's way); outputs and every gradient, same weights."""
+    torch.manual_seed(0)
+    theirs = eval("tnn." + make).double()
+    ours = eval("tconv." + make).double()
+    ours.load_state_dict({k: tg.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    assert repr(ours) == repr(theirs)
+    ours.to(device)
+    x = np.random.default_rng(0).normal(size=shape)
+    a, b = tg.tensor(x, device=device, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_a, out_b = ours(a), theirs(b)
+    np.testing.assert_allclose(out_a.detach().cpu().numpy(), out_b.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = np.random.default_rng(1).normal(size=tuple(out_b.shape))
+    out_a.backward(tg.tensor(g, device=device))
+    out_b.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad.cpu().numpy(), theirs.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+

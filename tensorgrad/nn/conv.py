@@ -48,9 +48,18 @@ class _ConvNd(Module):
         if padding_mode not in valid_padding_modes:
             raise ValueError(f"padding_mode must be one of {valid_padding_modes}, but got "
                              f"padding_mode='{padding_mode}'")
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"{type(self).__name__}: padding_mode='{padding_mode}' is not supported by "
-                                      f"tensorgrad (only 'zeros'); pad the input yourself and use padding=0")
+        # padding_mode other than zeros: the input is padded by F.pad in that mode (left/right per
+        # spatial dim, the last dim first, as F.pad takes it) and convolved without padding
+        if isinstance(padding, str):
+            rp = [0, 0] * len(kernel_size)
+            if padding == "same":
+                for i, (d, k) in enumerate(zip(dilation, kernel_size)):
+                    total = d * (k - 1)
+                    j = 2 * (len(kernel_size) - 1 - i)
+                    rp[j], rp[j + 1] = total // 2, total - total // 2
+            self._reversed_padding_repeated_twice = tuple(rp)
+        else:
+            self._reversed_padding_repeated_twice = tuple(p for p in reversed(padding) for _ in range(2))
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = kernel_size
@@ -92,6 +101,13 @@ class _ConvNd(Module):
             s += ", padding_mode={padding_mode}"
         return s.format(**self.__dict__)
 
+    def _padded(self, input):
+        """(input, padding) for the convolution: padded here in padding_mode (other than zeros)."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        from ..ops.index import pad
+        return pad(input, self._reversed_padding_repeated_twice, self.padding_mode), (0,) * len(self.kernel_size)
+
     def _call(self, fn, *args):
         """fn(*args), with the layer's repr in front of any error message from the op."""
         try:
@@ -112,8 +128,8 @@ class Conv1d(_ConvNd):
                          False, _single(0), groups, bias, padding_mode, device=device, dtype=dtype)
 
     def forward(self, input):
-        return self._call(_conv.conv1d, input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                          self.groups)
+        x, padding = self._padded(input)
+        return self._call(_conv.conv1d, x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -126,13 +142,13 @@ class Conv2d(_ConvNd):
                          False, _pair(0), groups, bias, padding_mode, device=device, dtype=dtype)
 
     def forward(self, input):
-        return self._call(_conv.conv2d, input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                          self.groups)
+        x, padding = self._padded(input)
+        return self._call(_conv.conv2d, x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def _forward_without_bias(self, input):
         """The convolution alone: nn.Sequential adds the bias fused with the activation that follows."""
-        return self._call(_conv.conv2d, input, self.weight, None, self.stride, self.padding, self.dilation,
-                          self.groups)
+        x, padding = self._padded(input)
+        return self._call(_conv.conv2d, x, self.weight, None, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose2d(_ConvNd):
