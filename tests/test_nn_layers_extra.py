@@ -217,3 +217,16 @@ def test_unfold_fold_modules_and_errors(device):
                device)
     with pytest.raises(RuntimeError, match="sliding blocks"):
         F.fold(tg.zeros(1, 8, 5), (4, 6), 2, stride=2)
+
+
+@needs_torch
+@pytest.mark.parametrize("make,shape", [("AdaptiveMaxPool2d((1, 1))", (2, 3, 7, 5)),
+                                        ("AdaptiveMaxPool2d(3)", (2, 3, 7, 5)),
+                                        ("AdaptiveMaxPool2d((None, 2))", (3, 7, 5)),
+                                        ("AdaptiveMaxPool1d(4)", (2, 3, 9))])
+def test_adaptive_max_pool_matches_torch(device, make, shape):
+    ours, theirs = eval("tg.nn." + make), eval("torch.nn." + make)
+    assert repr(ours) == repr(theirs)
+    check_torch(lambda m, t: (ours if m is tg else theirs)(t), [_rng.normal(size=shape)], device)
+    with pytest.raises(NotImplementedError, match="return_indices"):
+        F.adaptive_max_pool2d(tg.zeros(1, 1, 4, 4), 2, return_indices=True)

@@ -198,6 +198,42 @@ def adaptive_avg_pool2d(input, output_size):
     return ph @ input @ pw.mT
 
 
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size (an int, or a pair whose None entries keep the input's
+    size), PyTorch's windows: [floor(i*H/OH), ceil((i+1)*H/OH)); one amax per output cell, so the
+    gradient goes to each window's maximum."""
+    op = "adaptive_max_pool2d"
+    check_tensor(op, input, "input")
+    x = input._data
+    if x.ndim not in (3, 4) or 0 in x.shape[-3:]:
+        raise RuntimeError(f"{op}: Expected 3D or 4D tensor with non-zero sizes for the non-batch dims, but "
+                           f"got input of size: {list(x.shape)}")
+    if return_indices:
+        raise NotImplementedError(f"{op}: return_indices=True is not supported; use max_pool2d(..., "
+                                  f"return_indices=True) with a fixed kernel")
+    if isinstance(output_size, (tuple, list)):
+        size = tuple(x.shape[-2 + i] if s is None else s for i, s in enumerate(output_size))
+    else:
+        size = (output_size, output_size)
+    h, w = x.shape[-2:]
+    from .shape import stack
+    rows = []
+    for i in range(size[0]):
+        a, b = (i * h) // size[0], -((-(i + 1) * h) // size[0])
+        cells = []
+        for j in range(size[1]):
+            c, d = (j * w) // size[1], -((-(j + 1) * w) // size[1])
+            cells.append(input[..., a:b, c:d].amax((-2, -1)))
+        rows.append(stack(cells, -1))
+    return stack(rows, -2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of (N, C, L) or (C, L) input to a fixed length."""
+    size = _one(output_size, "adaptive_max_pool1d")
+    return adaptive_max_pool2d(_as_2d("adaptive_max_pool1d", input), (1, size), return_indices).squeeze(-2)
+
+
 # ---------------------------------------------------------------- 1-D pooling: the 2-D ops on (N, C, 1, L)
 def _one(v, name):
     if isinstance(v, (tuple, list)):
@@ -240,4 +276,5 @@ def adaptive_avg_pool1d(input, output_size):
     return adaptive_avg_pool2d(_as_2d("adaptive_avg_pool1d", input), (1, size)).squeeze(-2)
 
 
-__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "max_pool1d", "avg_pool1d", "adaptive_avg_pool1d"]
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_pool1d", "avg_pool1d",
+           "adaptive_avg_pool1d", "adaptive_max_pool1d"]
