@@ -29,12 +29,19 @@ from .ops.index import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.arrange import *  # noqa: F401,F403
+from .ops.stats import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg  # noqa: E402
 from . import amp  # noqa: E402
 from .amp import autocast  # noqa: E402
+from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...
+from .settings import *  # noqa: F401,F403,E402 - use_deterministic_algorithms, set_num_threads, ...
+from ._format import set_printoptions  # noqa: E402
+from . import tensor_types as _tensor_types  # noqa: E402
 
 cuda.amp = amp.cuda_amp  # tg.cuda.amp.GradScaler / autocast, PyTorch's older names
+for _t in _tensor_types._CUDA.values():  # tg.cuda.FloatTensor, ...
+    setattr(cuda, _t.__name__, _t)
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
@@ -53,3 +60,18 @@ def is_tensor(obj) -> bool:
 
 def numel(input) -> int:
     return input.numel()
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    out = base ** linspace(start, end, steps, dtype=dtype, device=device)
+    return out.requires_grad_() if requires_grad else out
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None):
+    """randint of input's shape, dtype and device; randint_like(input, high) draws from [0, high)."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=input.dtype if dtype is None else dtype,
+                   device=input.device if device is None else device, generator=generator)
+

@@ -367,6 +367,23 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return out
 
 
+def _size_keyword(fn):
+    """PyTorch also takes the shape as size= (zeros(size=(2, 3)))."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*size, **kwargs):
+        if "size" in kwargs:
+            if size:
+                raise TypeError(f"{fn.__name__}() got the shape both positionally and as size=")
+            size = (kwargs.pop("size"),)
+        return fn(*size, **kwargs)
+    return wrapper
+
+
+zeros, ones, empty, rand, randn = (_size_keyword(f) for f in (zeros, ones, empty, rand, randn))
+
+
 def bernoulli(input, *, generator=None):
     """0/1 draws with probabilities `input` (a floating tensor in [0, 1]); same shape, dtype and device."""
     if not isinstance(input, Tensor):

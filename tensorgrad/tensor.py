@@ -299,7 +299,10 @@ class Tensor:
         return self.to("cuda" if device is None else (f"cuda:{device}" if isinstance(device, int) else device))
 
     def type(self, dtype=None):
-        """No argument: the legacy type name, e.g. 'tensorgrad.FloatTensor'; else ``to(dtype)``."""
+        """No argument: the legacy type name, e.g. 'tensorgrad.FloatTensor'; else ``to(dtype)`` (a
+        dtype, a legacy type name, or a legacy type such as tensorgrad.FloatTensor)."""
+        if hasattr(dtype, "_device_type") and hasattr(dtype, "_dtype"):  # tensorgrad.FloatTensor, cuda.FloatTensor
+            return self.to(dtype._dtype, device="cuda" if dtype._device_type == "cuda" else None)
         if dtype is None:
             name = _LEGACY_TYPE_NAMES[self._data.dtype.name]
             return f"tensorgrad.cuda.{name}" if self.is_cuda else f"tensorgrad.{name}"
@@ -575,6 +578,9 @@ class Tensor:
         from .creation import _random
         return self._inplace(lambda t: (_random("log_normal_", (t.shape,), t.dtype, t.device, False,
                                                 backend.random_normal, generator) * std + mean).exp())
+
+    def ndimension(self) -> int:
+        return self.dim()
 
     def byte(self):
         return self.to(dtypes.uint8)
@@ -906,6 +912,8 @@ _bind(_sh, "reshape view flatten unflatten permute transpose swapaxes swapdims s
 _bind(_ix, "gather scatter scatter_add index_select index_put masked_fill masked_select nonzero tril triu "
            "take_along_dim index_add index_copy index_fill argwhere")
 _bind(_so, "sort argsort msort topk kthvalue unique")
+from .ops import stats as _st  # noqa: E402
+_bind(_st, "median bincount")
 _bind(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh "
            "atan2 arctan2 logaddexp hypot xlogy logit nan_to_num")
 _bind(_arr, "cumprod logcumsumexp count_nonzero diff roll repeat_interleave diag diagonal trace tensor_split rot90 "

@@ -191,3 +191,89 @@ def test_small_tensor_methods_match_torch():
     ln = tg.empty(20000).log_normal_(0.0, 0.5).numpy()
     assert abs(np.log(ln).std() - 0.5) < 0.02
     assert tg.ones(3).data_ptr() != 0
+
+
+# ---------------------------------------------------------------- second audit: spellings scripts use
+@needs_torch
+def test_axis_is_an_alias_of_dim_as_in_torch():
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    for call in (lambda m, t: t.sum(axis=1), lambda m, t: m.mean(t, axis=0), lambda m, t: t.max(axis=1).values,
+                 lambda m, t: t.argmax(axis=0), lambda m, t: t.std(axis=1), lambda m, t: t.logsumexp(axis=1),
+                 lambda m, t: t.softmax(axis=-1), lambda m, t: m.cat([t, t], axis=1), lambda m, t: m.stack([t, t], axis=2),
+                 lambda m, t: t.cumsum(axis=0), lambda m, t: (t > 0).any(axis=1), lambda m, t: m.flip(t, dims=[0]),
+                 lambda m, t: t.amax(axis=(0, 1))):
+        a, b = call(tg, tg.tensor(x)), call(torch, torch.tensor(x))
+        np.testing.assert_allclose(a.numpy().astype(float), b.numpy().astype(float), rtol=1e-12)
+    with pytest.raises(TypeError, match="both 'dim' and its alias 'axis'"):
+        tg.ones(2).sum(dim=0, axis=0)
+    assert tuple(tg.zeros(size=(2, 3)).shape) == tuple(torch.zeros(size=(2, 3)).shape)
+    assert tuple(tg.randn(size=[4]).shape) == (4,)
+
+
+@needs_torch
+def test_legacy_tensor_types():
+    a, b = tg.FloatTensor(np.zeros(4)), torch.FloatTensor(np.zeros(4))
+    assert a.dtype.name == str(b.dtype).split(".")[-1]
+    assert tuple(tg.LongTensor(2, 3).shape) == (2, 3) and tg.LongTensor([1, 2]).tolist() == [1, 2]
+    assert isinstance(a, tg.FloatTensor) and not isinstance(a, tg.LongTensor) and not isinstance(a, tg.cuda.FloatTensor)
+    assert tg.tensor([1, 2]).type(tg.FloatTensor).dtype is tg.float32
+    for name in ("HalfTensor", "DoubleTensor", "IntTensor", "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"):
+        assert getattr(tg, name)([1]).dtype.name == str(getattr(torch, name)([1]).dtype).split(".")[-1]
+
+
+@needs_torch
+def test_median_var_mean_bincount_logspace_match_torch():
+    x = np.random.default_rng(1).normal(size=(3, 6))
+    for call in (lambda m, t: m.median(t), lambda m, t: t.median(1).values, lambda m, t: t.median(0, keepdim=True).values,
+                 lambda m, t: m.var_mean(t, 1)[0], lambda m, t: m.std_mean(t, 0, keepdim=True)[1],
+                 lambda m, t: m.var_mean(t, correction=0)[0]):
+        from oracle import check_torch
+        check_torch(call, [x])
+    assert tg.tensor([[3.0, 1.0, 4.0, 2.0]]).median(1).indices.tolist() == torch.tensor([[3.0, 1.0, 4.0, 2.0]]).median(1).indices.tolist()
+    assert np.isnan(tg.median(tg.tensor([3.0, float("nan"), 1.0])).item())
+    i = np.array([0, 2, 2, 5])
+    assert tg.bincount(tg.tensor(i), minlength=8).tolist() == torch.bincount(torch.tensor(i), minlength=8).tolist()
+    w = np.array([0.5, 1.0, 1.0, 2.0], np.float32)
+    np.testing.assert_allclose(tg.tensor(i).bincount(weights=tg.tensor(w)).numpy(),
+                               torch.bincount(torch.tensor(i), weights=torch.tensor(w)).numpy())
+    np.testing.assert_allclose(tg.logspace(0, 2, 5, base=2.0).numpy(), torch.logspace(0, 2, 5, base=2.0).numpy())
+    r = tg.randint_like(tg.zeros(100, dtype=tg.int64), 3, 7)
+    assert r.dtype is tg.int64 and r.min().item() >= 3 and r.max().item() < 7
+    assert tg.ones(2, 3).ndimension() == torch.ones(2, 3).ndimension()
+    with pytest.raises(RuntimeError, match="non-negative"):
+        tg.bincount(tg.tensor([1, -1]))
+
+
+@needs_torch
+def test_print_options_and_settings_match_torch():
+    try:
+        for kw in (dict(precision=2), dict(sci_mode=True), dict(profile="short"), dict(precision=6, linewidth=40)):
+            tg.set_printoptions(**kw)
+            torch.set_printoptions(**kw)
+            x = np.array([1.23456789, 100.5, 0.001])
+            assert repr(tg.tensor(x)).replace("tensorgrad", "torch") == repr(torch.tensor(x))
+    finally:
+        tg.set_printoptions(profile="default", sci_mode=None)
+        torch.set_printoptions(profile="default", sci_mode=None)
+    assert not tg.are_deterministic_algorithms_enabled()
+    tg.use_deterministic_algorithms(True)
+    try:
+        assert tg.are_deterministic_algorithms_enabled() and tg.backends.cudnn.deterministic
+    finally:
+        tg.use_deterministic_algorithms(False)
+    assert tg.get_num_threads() >= 1
+    with pytest.raises(RuntimeError, match="positive integer"):
+        tg.set_num_threads(0)
+
+
+@needs_torch
+def test_sequential_lr_steps_quietly_as_torch():
+    import warnings
+    opt = tg.optim.SGD([tg.zeros(1, requires_grad=True)], lr=0.1)
+    L = tg.optim.lr_scheduler
+    s = L.SequentialLR(opt, [L.LinearLR(opt, 0.5, total_iters=2), L.ExponentialLR(opt, 0.9)], milestones=[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(4):
+            opt.step()
+            s.step()

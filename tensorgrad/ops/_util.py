@@ -1,6 +1,8 @@
 """Helpers shared by the op families: operand promotion, dims, and error text."""
 from __future__ import annotations
 
+import functools
+
 import numbers
 
 import numpy as np
@@ -132,3 +134,16 @@ def shape_arg(shape, op: str) -> tuple:
             raise TypeError(f"{op}(): size must be a sequence of ints, got {s!r}")
         out.append(int(s))
     return tuple(out)
+
+
+def accepts_axis(fn):
+    """PyTorch's NumPy-style alias on reductions and joins: axis= for dim= (x.sum(axis=1))."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if "axis" in kwargs:
+            if "dim" in kwargs:
+                raise TypeError(f"{fn.__name__}() got both 'dim' and its alias 'axis'; pass one")
+            kwargs["dim"] = kwargs.pop("axis")
+        return fn(*args, **kwargs)
+    return wrapper
+

@@ -18,7 +18,7 @@ from ..backend import xp_of
 from ..fused import reduce as fused_reduce
 from ..fused import softmax as fused_softmax
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dims, wrap_dim
+from ._util import accepts_axis, check_tensor, normalize_dims, wrap_dim
 from .shape import Expand
 
 _INT64 = np.dtype(np.int64)
@@ -785,6 +785,12 @@ def cumsum(input, dim, *, dtype=None):
     d = wrap_dim(dim, nd, "cumsum")
     return Cumsum(d if nd else None)(input)
 
+
+# axis= as an alias of dim=, as PyTorch accepts it
+for _name in ("sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "norm",
+              "logsumexp", "softmax", "log_softmax", "all", "any", "cumsum"):
+    globals()[_name] = accepts_axis(globals()[_name])
+del _name
 
 __all__ = ['sum', 'mean', 'prod', 'max', 'min', 'amax', 'amin', 'argmax', 'argmin', 'var', 'std', 'norm',
            'logsumexp', 'softmax', 'log_softmax', 'all', 'any', 'cumsum']

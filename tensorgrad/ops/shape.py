@@ -13,7 +13,7 @@ from .. import dtypes
 from ..autograd.function import Op
 from ..backend import broadcast_to as broadcast_to_view, xp_of
 from ..tensor import Size as _Size, Tensor
-from ._util import shape_arg, wrap_dim
+from ._util import accepts_axis, shape_arg, wrap_dim
 
 
 def _as_int(v, op: str, name: str) -> int:
@@ -424,8 +424,14 @@ class Flip(Op):
         return Flip(self.dims)(grad)
 
 
-def flip(input, *dims):
-    """Reverse the order along `dims` (a tuple, or several ints as a method); returns a copy."""
+def flip(input, *dims, **kwargs):
+    """Reverse the order along `dims` (a tuple, or several ints as a method, or dims=); returns a copy."""
+    if "dims" in kwargs:
+        if dims:
+            raise TypeError("flip() got multiple values for argument 'dims'")
+        dims = (kwargs.pop("dims"),)
+    if kwargs:
+        raise TypeError(f"flip() got an unexpected keyword argument {next(iter(kwargs))!r}")
     if not dims:
         raise TypeError("flip() missing 1 required positional argument: 'dims'")
     dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
@@ -729,6 +735,9 @@ def contiguous(input):
     """The tensor itself when already C-contiguous (as in PyTorch), else a contiguous copy."""
     return input if input._data.flags.c_contiguous else Contiguous()(input)
 
+
+# axis= as an alias of dim=, as PyTorch accepts it
+cat, concat, stack = accepts_axis(cat), accepts_axis(concat), accepts_axis(stack)
 
 __all__ = ["reshape", "view", "flatten", "unflatten", "permute", "transpose", "swapaxes", "swapdims",
            "squeeze", "unsqueeze", "expand", "broadcast_to", "broadcast_shapes", "broadcast_tensors", "repeat", "tile", "flip", "split", "chunk",

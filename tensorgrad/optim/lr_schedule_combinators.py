@@ -7,6 +7,7 @@ formulas as PyTorch, so chained and sequential schedules give its learning rates
 from __future__ import annotations
 
 import math
+import warnings
 from bisect import bisect_right
 
 from .lr_scheduler import LRScheduler, _lrs
@@ -185,7 +186,9 @@ class SequentialLR(LRScheduler):
         idx = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[idx]
         if idx > 0 and self._milestones[idx - 1] == self.last_epoch:
-            scheduler.step(0)  # the next schedule starts from its beginning (PyTorch warns here too)
+            with warnings.catch_warnings():  # the next schedule starts from its beginning; PyTorch 2.13
+                warnings.simplefilter("ignore", UserWarning)  # says nothing about its step(0) here
+                scheduler.step(0)
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
