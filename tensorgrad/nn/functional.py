@@ -10,7 +10,7 @@ import warnings
 from ..ops import activation as _act
 from ..ops import reduce as _rd
 from ..ops.activation import elu, gelu, leaky_relu, silu, softplus  # noqa: F401
-from ..ops.activation_extra import *  # noqa: F401,F403 - relu6, hardtanh, hardswish, mish, selu, glu, prelu, ...
+from ..ops.activation_extra import *  # noqa: F401,F403 - relu6, hardtanh, selu, glu, prelu, gumbel_softmax, ...
 from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.interpolate import interpolate, upsample  # noqa: F401
@@ -24,6 +24,7 @@ from ..ops.loss_extra import *  # noqa: F401,F403 - kl_div, cosine_similarity, t
 from ..ops.conv import *  # noqa: F401,F403 - conv1d, conv2d, conv_transpose2d
 from ..ops.pool import *  # noqa: F401,F403 - max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ..ops.norm import *  # noqa: F401,F403 - batch_norm, layer_norm, group_norm, embedding
+from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.dropout import *  # noqa: F401,F403 - dropout, dropout2d
 
 

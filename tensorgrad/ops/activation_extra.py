@@ -7,6 +7,8 @@ kernels (which test min < x < max).
 """
 from __future__ import annotations
 
+import warnings
+
 from ..tensor import Tensor
 from ._pointwise import _float_only
 from .activation import elu, leaky_relu, relu, softplus
@@ -175,5 +177,30 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
     return softmax(-input, dim, dtype=dtype)
 
 
+def gumbel_softmax(logits, tau=1, hard=False, eps=1e-10, dim=-1):
+    """A sample from the Gumbel-softmax (Concrete) distribution over `dim`: softmax((logits + g) / tau)
+    with g ~ Gumbel(0, 1) i.i.d. hard=True returns the one-hot of its argmax in the forward pass with
+    the soft sample's gradient (the straight-through estimator). eps is deprecated and unused."""
+    if eps != 1e-10:
+        warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
+    _check("gumbel_softmax", logits)
+    from ..creation import empty_like
+    gumbels = -empty_like(logits).exponential_().log()  # -log(Exp(1)) ~ Gumbel(0, 1)
+    return _gumbel_softmax_given(logits, gumbels, tau, hard, dim)
+
+
+def _gumbel_softmax_given(logits, gumbels, tau, hard, dim):
+    """The deterministic part of gumbel_softmax, for given Gumbel noise."""
+    from .reduce import softmax
+    y_soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return y_soft
+    from ..creation import zeros_like
+    y_hard = zeros_like(logits).scatter_(dim, y_soft.argmax(dim, keepdim=True), 1.0)
+    # forward: y_hard (y_soft cancels); backward: only the last term carries a gradient
+    return y_hard - y_soft.detach() + y_soft
+
+
 __all__ = ["hardtanh", "relu6", "hardsigmoid", "hardswish", "mish", "selu", "celu", "glu", "logsigmoid", "softsign",
-           "tanhshrink", "softshrink", "hardshrink", "threshold", "prelu", "rrelu", "softmin"]
+           "tanhshrink", "softshrink", "hardshrink", "threshold", "prelu", "rrelu", "softmin",
+           "gumbel_softmax"]

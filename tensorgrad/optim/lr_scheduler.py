@@ -13,7 +13,7 @@ from .optimizer import Optimizer
 
 __all__ = ["LRScheduler", "LambdaLR", "StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR",
            "OneCycleLR", "ReduceLROnPlateau", "LinearLR", "ConstantLR", "MultiplicativeLR", "PolynomialLR",
-           "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler"]
+           "CosineAnnealingWarmRestarts", "SequentialLR", "ChainedScheduler", "CyclicLR"]
 
 EPOCH_DEPRECATION_WARNING = (
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. "
@@ -421,3 +421,4 @@ class ReduceLROnPlateau(LRScheduler):
 # warm-up/decay factor schedules, warm restarts and the combinators (they build on LRScheduler above)
 from .lr_schedule_combinators import (ChainedScheduler, ConstantLR, CosineAnnealingWarmRestarts,  # noqa: E402
                                       LinearLR, MultiplicativeLR, PolynomialLR, SequentialLR)
+from .lr_cyclic import CyclicLR  # noqa: E402 - the cyclical policy, in its own module
