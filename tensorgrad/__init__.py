@@ -30,6 +30,8 @@ from .ops.sort import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
 from .ops.arrange import *  # noqa: F401,F403
 from .ops.stats import *  # noqa: F401,F403
+from .ops.search import *  # noqa: F401,F403
+from .ops.scatter_extra import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg  # noqa: E402
 from . import amp  # noqa: E402

@@ -671,6 +671,15 @@ class Tensor:
     def scatter_add_(self, dim, index, src):
         return self._inplace(_ix.scatter_add, dim, index, src)
 
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        return self._inplace(_sx.scatter_reduce, dim, index, src, reduce, include_self=include_self)
+
+    def masked_scatter_(self, mask, source):
+        return self._inplace(_sx.masked_scatter, mask, source)
+
+    def put_(self, index, source, accumulate=False):
+        return self._inplace(_sx.put, index, source, accumulate)
+
     def __iadd__(self, other):
         return self.add_(other)
 
@@ -885,6 +894,7 @@ from .ops import shape as _sh  # noqa: E402
 from .ops import sort as _so  # noqa: E402
 from .ops import special as _sp  # noqa: E402
 from .ops import arrange as _arr  # noqa: E402
+from .ops import scatter_extra as _sx  # noqa: E402
 
 
 # the hottest operators are the functional ops themselves: one Python call less per op
@@ -917,4 +927,5 @@ _bind(_st, "median bincount")
 _bind(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh arctanh "
            "atan2 arctan2 logaddexp hypot xlogy logit nan_to_num")
 _bind(_arr, "cumprod logcumsumexp count_nonzero diff roll repeat_interleave diag diagonal trace tensor_split rot90 "
-            "addmm baddbmm")
+            "addmm baddbmm kron")
+_bind(_sx, "scatter_reduce masked_scatter put")

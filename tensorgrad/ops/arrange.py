@@ -1,6 +1,6 @@
 """Accumulating and rearranging along dims, and matrix-product helpers, with PyTorch's semantics:
 cumprod, logcumsumexp, diff, count_nonzero; roll, repeat_interleave, diag/diagonal/trace,
-meshgrid, tensor_split, rot90, tril/triu_indices; addmm, baddbmm, tensordot, cdist.
+meshgrid, tensor_split, rot90, tril/triu_indices; addmm, baddbmm, tensordot, kron, cdist.
 
 Where composing existing ops gives the right gradient, a function is just that composition (its
 double backward comes for free); the Op classes here are the ones that need a forward of their
@@ -475,6 +475,19 @@ def tensordot(a, b, dims=2):
     return reshape(mm(a2, b2), tuple(sa + sb))
 
 
+def kron(input, other):
+    """The Kronecker product: block (i, j, ...) of the result is input[i, j, ...] * other, the
+    shorter shape padded with leading 1s. A broadcast product of interleaved shapes, reshaped."""
+    check_tensor("kron", input)
+    check_tensor("kron", other, "other")
+    nd = max(input._data.ndim, other._data.ndim)
+    sa = (1,) * (nd - input._data.ndim) + input._data.shape
+    sb = (1,) * (nd - other._data.ndim) + other._data.shape
+    a = reshape(input, tuple(n for m in sa for n in (m, 1)))  # (a0, 1, a1, 1, ...)
+    b = reshape(other, tuple(n for m in sb for n in (1, m)))  # (1, b0, 1, b1, ...)
+    return reshape(a * b, tuple(m * n for m, n in zip(sa, sb)))
+
+
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distance of each row of x1 (..., P, M) to each row of x2 (..., R, M): (..., P, R)."""
     check_tensor("cdist", x1, "x1")
@@ -496,4 +509,4 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 __all__ = ["cumprod", "logcumsumexp", "count_nonzero", "diff", "roll", "repeat_interleave", "diag", "diagonal",
            "trace", "meshgrid", "tensor_split", "rot90", "tril_indices", "triu_indices", "addmm", "baddbmm",
-           "tensordot", "cdist"]
+           "tensordot", "kron", "cdist"]
