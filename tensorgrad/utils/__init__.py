@@ -1,4 +1,5 @@
-"""tensorgrad.utils: data loading utilities (``tensorgrad.utils.data``)."""
-from . import data  # noqa: F401  (tensorgrad.utils.data)
+"""tensorgrad.utils: data loading (``tensorgrad.utils.data``) and activation checkpointing
+(``tensorgrad.utils.checkpoint``)."""
+from . import checkpoint, data  # noqa: F401
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]

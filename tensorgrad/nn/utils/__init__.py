@@ -1,8 +1,11 @@
-"""tensorgrad.nn.utils: gradient clipping and parameter/vector conversion."""
+"""tensorgrad.nn.utils: gradient clipping, parameter/vector conversion, weight/spectral norm and
+parametrizations."""
 from __future__ import annotations
 
-from . import rnn
+from . import parametrizations, parametrize, rnn
 from .clip_grad import clip_grad_norm, clip_grad_norm_, clip_grad_value_, clip_grads_with_norm_, get_total_norm
+from .spectral_norm import remove_spectral_norm, spectral_norm
+from .weight_norm import remove_weight_norm, weight_norm
 
 
 def parameters_to_vector(parameters):
@@ -24,4 +27,5 @@ def vector_to_parameters(vec, parameters) -> None:
 
 
 __all__ = ["clip_grad_norm", "clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "get_total_norm",
-           "parameters_to_vector", "rnn", "vector_to_parameters"]
+           "parameters_to_vector", "parametrizations", "parametrize", "remove_spectral_norm",
+           "remove_weight_norm", "rnn", "spectral_norm", "vector_to_parameters", "weight_norm"]
