@@ -14,6 +14,7 @@ from ..ops.activation_extra import *  # noqa: F401,F403 - relu6, hardtanh, selu,
 from ..ops.elementwise import sigmoid, tanh  # noqa: F401
 from ..ops.index import one_hot, pad  # noqa: F401
 from ..ops.interpolate import interpolate, upsample  # noqa: F401
+from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from .pixel_shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401,E402
 from ..ops.unfold import fold, unfold  # noqa: F401,E402

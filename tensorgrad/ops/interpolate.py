@@ -1,9 +1,10 @@
-"""interpolate (torch.nn.functional.interpolate): nearest, nearest-exact, linear, bilinear and
-trilinear resampling of the spatial dims of (N, C, *spatial) input.
+"""interpolate (torch.nn.functional.interpolate): nearest, nearest-exact, linear, bilinear,
+bicubic and trilinear resampling of the spatial dims of (N, C, *spatial) input.
 
 Each spatial dim is resampled on its own (all these modes are separable): a nearest mode is one
 index_select of source positions, a linear mode the sum of two index_selects weighted by
-constants. So the backward (scatter-adds of the gradient) and double backward come from the
+constants, bicubic the sum of four (PyTorch's cubic convolution, A = -0.75, taps past the edges
+clamped to the border pixel). So the backward (scatter-adds of the gradient) and double backward come from the
 index ops. Source positions follow PyTorch's CPU kernels, computed in the same precision (float32
 for float16/float32 input, float64 for float64), so nearest picks the same pixels.
 """
@@ -17,9 +18,9 @@ from ..tensor import Tensor
 from ._util import check_tensor
 from .index import IndexSelect
 
-_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}  # modes with taps and weights
 _NEAREST = ("nearest", "nearest-exact")
-_MODES = _NEAREST + tuple(_LINEAR_DIMS) + ("bicubic", "area")
+_MODES = _NEAREST + tuple(_LINEAR_DIMS) + ("area",)
 
 
 def _const(arr) -> Tensor:
@@ -55,6 +56,33 @@ def _linear_taps(in_size, out_size, scale_factor, align_corners, acc):
     return i0, i1, (acc.type(1) - w1), w1
 
 
+def _cubic_taps(in_size, out_size, scale_factor, align_corners, acc):
+    """(i0..i3, w0..w3): out[j] = sum_k wk[j] * in[ik[j]], taps at floor(src) - 1 .. floor(src) + 2."""
+    dst = np.arange(out_size, dtype=acc)
+    if align_corners:
+        scale = acc.type(in_size - 1) / acc.type(out_size - 1) if out_size > 1 else acc.type(0)
+        src = dst * scale
+    else:  # unlike linear, the source position is not clamped at 0: the taps are
+        src = _scale(in_size, out_size, scale_factor, acc) * (dst + acc.type(0.5)) - acc.type(0.5)
+    lo = np.floor(src)
+    t = (src - lo).astype(acc)
+    idx = [np.clip(lo.astype(np.int64) + k, 0, in_size - 1) for k in (-1, 0, 1, 2)]
+    return tuple(idx) + tuple(w.astype(acc) for w in _cubic_weights(t))
+
+
+def _cubic_weights(t):
+    """PyTorch's cubic convolution weights (A = -0.75) of the taps at distances 1 + t, t, 1 - t, 2 - t."""
+    a = -0.75
+
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):   # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    return [far(t + 1), near(t), near(1 - t), far(2 - t)]
+
+
 _taps_cache: dict = {}  # (sizes, mode, ..., dtype, device) -> the taps as arrays on that device
 
 
@@ -69,6 +97,9 @@ def _taps(in_size, out_size, scale_factor, mode, align_corners, dtype, device):
     acc = np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
     if mode in _NEAREST:
         host = (_nearest_index(in_size, out_size, scale_factor, mode == "nearest-exact", acc),)
+    elif mode == "bicubic":
+        taps = _cubic_taps(in_size, out_size, scale_factor, align_corners, acc)
+        host = taps[:4] + tuple(w.astype(dtype) for w in taps[4:])
     else:
         i0, i1, w0, w1 = _linear_taps(in_size, out_size, scale_factor, align_corners, acc)
         host = (i0, i1, w0.astype(dtype), w1.astype(dtype))
@@ -83,12 +114,14 @@ def _resample_dim(t: Tensor, axis: int, out_size: int, scale_factor, mode, align
     taps = _taps(data.shape[axis], out_size, scale_factor, mode, align_corners, data.dtype, t.device)
     if mode in _NEAREST:
         return IndexSelect((Ellipsis,), (axis,), (taps[0],))(t)
-    i0, i1, w0, w1 = taps
+    k = len(taps) // 2  # 2 taps (linear) or 4 (bicubic): indices, then weights
     shape = [1] * data.ndim
     shape[axis] = out_size
-    a = IndexSelect((Ellipsis,), (axis,), (i0,))(t)
-    b = IndexSelect((Ellipsis,), (axis,), (i1,))(t)
-    return a * _const(w0.reshape(shape)) + b * _const(w1.reshape(shape))
+    out = None
+    for i, w in zip(taps[:k], taps[k:]):
+        term = IndexSelect((Ellipsis,), (axis,), (i,))(t) * _const(w.reshape(shape))
+        out = term if out is None else out + term
+    return out
 
 
 def _tuple(v, n: int, name: str):
@@ -107,9 +140,13 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     spatial = x.ndim - 2
     if mode not in _MODES:
         raise ValueError(f"interpolate(): mode {mode!r} is not one of {', '.join(_MODES)}")
-    if mode in ("bicubic", "area") or antialias:
-        raise NotImplementedError(f"interpolate(): mode={mode!r}{' with antialias' if antialias else ''} is not "
-                                  f"supported; use nearest, nearest-exact, linear, bilinear or trilinear")
+    if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
+                         "as input")
+    if mode == "area" or antialias:
+        raise NotImplementedError(f"interpolate(): mode={mode!r}{' with antialias=True' if antialias else ''} is "
+                                  f"not supported; use nearest, nearest-exact, linear, bilinear, bicubic or "
+                                  f"trilinear{' without antialias' if antialias else ''}")
     if not 1 <= spatial <= 3:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for "
                                   f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
@@ -146,7 +183,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         # where PyTorch's kernels copy a dim whose size stays: the linear modes always, nearest on 2-D
         # images; elsewhere a scale_factor that keeps the size still moves the samples
         same = out_sizes[k] == in_sizes[k]
-        if mode in _LINEAR_DIMS or (mode == "nearest" and spatial == 2):
+        if mode in _LINEAR_DIMS and mode != "bicubic" or (mode == "nearest" and spatial == 2):
             identity = same
         else:
             identity = same and factors[k] in (None, 1.0)
