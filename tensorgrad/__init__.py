@@ -35,7 +35,7 @@ from .ops.scatter_extra import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg  # noqa: E402
 from . import amp  # noqa: E402
-from .amp import autocast  # noqa: E402
+from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...
 from .settings import *  # noqa: F401,F403,E402 - use_deterministic_algorithms, set_num_threads, ...
 from ._format import set_printoptions  # noqa: E402

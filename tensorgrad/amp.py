@@ -6,45 +6,19 @@ is inf or NaN; step skips the optimizer step when one is; update halves the scal
 step and doubles it after ``growth_interval`` clean ones. The inf check stays on the device until
 step reads it (one read per step, as in PyTorch).
 
-autocast (automatic per-op float16) is not implemented: ``autocast(..., enabled=False)`` is a
-no-op context, so scripts with AMP switched off run; enabled raises, saying what to do instead.
+autocast (per-op float16 inside a region) lives in autocast_mode.py; this module re-exports it,
+with custom_fwd/custom_bwd, as PyTorch's torch.amp does.
 """
 from __future__ import annotations
 
-import functools
 import types
 import warnings
 
 import numpy as np
 
 from . import backend, cuda
+from .autocast_mode import autocast, custom_bwd, custom_fwd, is_autocast_enabled  # noqa: F401
 from .tensor import Tensor
-
-
-class autocast:
-    """PyTorch's autocast context and decorator: only ``enabled=False`` is supported (a no-op)."""
-
-    def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
-        if device_type not in ("cuda", "cpu"):
-            raise RuntimeError(f"autocast: device_type must be 'cuda' or 'cpu', got {device_type!r}")
-        if enabled:
-            raise NotImplementedError(
-                "autocast: automatic mixed precision is not implemented in tensorgrad; pass enabled=False, or "
-                "train in float16 explicitly (model.half(), inputs .half()) with a GradScaler")
-        self.device_type, self.fast_dtype, self.enabled = device_type, dtype, False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self:
-                return fn(*args, **kwargs)
-        return wrapper
 
 
 class GradScaler:
@@ -185,6 +159,7 @@ def _cuda_autocast(enabled=True, dtype=None, cache_enabled=None):
 
 
 # tensorgrad.cuda.amp: PyTorch's older spelling of the same two
-cuda_amp = types.SimpleNamespace(GradScaler=_cuda_grad_scaler, autocast=_cuda_autocast)
+cuda_amp = types.SimpleNamespace(GradScaler=_cuda_grad_scaler, autocast=_cuda_autocast, custom_fwd=custom_fwd,
+                                 custom_bwd=custom_bwd)
 
-__all__ = ["GradScaler", "autocast"]
+__all__ = ["GradScaler", "autocast", "custom_fwd", "custom_bwd", "is_autocast_enabled"]

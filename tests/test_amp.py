@@ -1,5 +1,6 @@
 """tensorgrad.amp: GradScaler's scaling, unscaling, skipped steps and scale schedule against
-PyTorch's GradScaler on the CPU; autocast's disabled form; the errors."""
+PyTorch's GradScaler on the CPU; autocast's disabled form (tests/test_autocast.py has the
+enabled one); the errors."""
 from __future__ import annotations
 
 import warnings
@@ -88,13 +89,6 @@ def test_cuda_scaler_without_a_gpu_disables_itself_with_a_warning():
         warnings.simplefilter("always")
         s = tg.cuda.amp.GradScaler()
     assert not s.is_enabled() and "CUDA is not available" in str(caught[0].message)
-
-
-def test_enabled_autocast_says_what_to_do():
-    with pytest.raises(NotImplementedError, match="enabled=False"):
-        tg.autocast("cuda", dtype=tg.float16)
-    with pytest.raises(RuntimeError, match="device_type"):
-        tg.autocast("tpu", enabled=False)
 
 
 def test_float16_gradients_unscale_at_large_scales():

@@ -20,6 +20,7 @@ import itertools
 import weakref
 
 from . import grad_mode
+from .. import autocast_mode
 from .anomaly import _mode as _anomaly, check_gradients
 
 _creation_counter = itertools.count()
@@ -262,6 +263,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     prev_mode = state.enabled
     state.enabled = create_graph
     prof = _backward_observer[0]
+    autocast_state = autocast_mode._state
+    autocast_state.suspended += 1  # a backward runs in its forward's dtypes, never autocast
     try:
         while heap:
             _, node = heapq.heappop(heap)
@@ -343,6 +346,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     buf[idx].append(g)
     finally:
         state.enabled = prev_mode
+        autocast_state.suspended -= 1
     return captured
 
 

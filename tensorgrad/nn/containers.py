@@ -5,6 +5,7 @@ import operator
 from collections import OrderedDict
 from itertools import chain, islice
 
+from .. import autocast_mode
 from .module import Module, _addindent
 
 
@@ -136,6 +137,8 @@ def _bias_activation_pair(layer, act, x):
     bias = layer.bias
     if bias is None or not _plain(layer) or not _plain(act) or getattr(x, "dtype", None) != bias.dtype:
         return None
+    if autocast_mode.is_active():
+        return None  # autocast gives the layer's output another dtype than its bias
     z = layer._forward_without_bias(x)
     if z.dtype != bias.dtype:
         return None  # cannot happen for a valid layer call; keep the unfused path's semantics if it does

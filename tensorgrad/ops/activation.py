@@ -5,6 +5,7 @@ registry: a fused CUDA kernel on the GPU, its NumPy reference on the CPU.
 """
 from __future__ import annotations
 
+from .. import autocast_mode as _autocast
 from ..fused import activation as fused_act
 from ..autograd.function import Op
 from ..backend import xp_of
@@ -262,6 +263,7 @@ def silu(input, inplace=False):
     return Silu()(input)
 
 
+@_autocast.policy(cuda="float32")
 def softplus(input, beta=1.0, threshold=20.0):
     _float_only("softplus", input)
     return Softplus(beta, threshold)(input)

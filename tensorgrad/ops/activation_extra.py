@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 
+from .. import autocast_mode as _autocast
 from ..tensor import Tensor
 from ._pointwise import _float_only
 from .activation import elu, leaky_relu, relu, softplus
@@ -139,6 +140,7 @@ def threshold(input, threshold, value, inplace=False):
     return where(input > threshold, input, value).to(input.dtype)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), weight of 1 or C (the channel dim 1) elements."""
     _check("prelu", input)
@@ -169,6 +171,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     return where(input >= 0, input, input * slope)
 
 
+@_autocast.policy(cuda="float32")
 def softmin(input, dim=None, _stacklevel=3, dtype=None):
     """softmax(-input) along dim."""
     from .reduce import softmax

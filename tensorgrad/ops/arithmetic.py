@@ -13,6 +13,7 @@ import builtins
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import device_checks, dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
@@ -290,6 +291,7 @@ class PowScalar(Op):
         return grad * (pow(x, e - 1) * e)
 
 
+@_autocast.policy(cuda="float32")
 def pow(input, exponent):
     if isinstance(exponent, Tensor):
         a, b, dt = operands("pow", input, exponent)
@@ -516,6 +518,7 @@ def _three_tensors(op, input, tensor1, tensor2):
     return _cast(input, dt), _cast(tensor1, dt), _cast(tensor2, dt), dt
 
 
+@_autocast.policy(cuda="promote")
 def addcmul(input, tensor1, tensor2, *, value=1):
     x, t1, t2, dt = _three_tensors("addcmul", input, tensor1, tensor2)
     _no_bool("addcmul", dt)
@@ -525,6 +528,7 @@ def addcmul(input, tensor1, tensor2, *, value=1):
     return add(x, prod)
 
 
+@_autocast.policy(cuda="promote")
 def addcdiv(input, tensor1, tensor2, *, value=1):
     x, t1, t2, dt = _three_tensors("addcdiv", input, tensor1, tensor2)
     if tensor1._data.dtype.kind != "f" and tensor2._data.dtype.kind != "f":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import dtypes
 from ..autograd import grad_mode
 from ..autograd.function import Op
@@ -70,6 +71,7 @@ def _cumprod_grad(x, y, grad, d):
     return where(before, _RevCumsum(d)(grad * y) / where(before, x, 1.0), where(first, at_z, after))
 
 
+@_autocast.policy(cuda="float32")
 def cumprod(input, dim, *, dtype=None):
     """Cumulative product along `dim` (integers and bools give int64, as cumsum)."""
     input = _scan_input("cumprod", input, dtype)
@@ -289,6 +291,7 @@ def diag(input, diagonal=0):
     raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {nd}D")
 
 
+@_autocast.policy(cpu="float32")
 def trace(input):
     """The sum of a matrix's main diagonal."""
     check_tensor("trace", input)
@@ -431,16 +434,19 @@ def _add_scaled(op, input, prod, beta, alpha):
     return prod + (input if beta == 1 else input * beta)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
     """beta * input + alpha * (mat1 @ mat2); input broadcasts to the product's shape."""
     return _add_scaled("addmm", input, mm(mat1, mat2), beta, alpha)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
     """beta * input + alpha * bmm(batch1, batch2); input broadcasts to the product's shape."""
     return _add_scaled("baddbmm", input, bmm(batch1, batch2), beta, alpha)
 
 
+@_autocast.policy(cuda="promote")
 def tensordot(a, b, dims=2):
     """Sum over the last `dims` dims of a and the first of b, or over the listed dims pairs
     (dims=([a dims], [b dims]))."""
@@ -488,6 +494,7 @@ def kron(input, other):
     return reshape(a * b, tuple(m * n for m, n in zip(sa, sb)))
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def cdist(x1, x2, p=2.0, compute_mode=None):
     """The p-norm distance of each row of x1 (..., P, M) to each row of x2 (..., R, M): (..., P, R)."""
     check_tensor("cdist", x1, "x1")

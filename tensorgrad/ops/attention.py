@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from ._util import check_tensor
 
 
@@ -28,6 +29,7 @@ def safe_softmax(scores):
     return scores.masked_fill(dead, 0.0).softmax(-1).where(dead.logical_not(), scores.new_zeros(()))
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
                                  enable_gqa=False):
     """Attention of query (..., L, E) over key (..., S, E) and value (..., S, Ev): (..., L, Ev)."""

@@ -24,6 +24,7 @@ measured faster for that configuration (TENSORGRAD_CONV_ALGO=auto|cudnn|im2col).
 """
 from __future__ import annotations
 
+from .. import autocast_mode as _autocast
 from ..autograd.function import Op
 from ..backend import column_budget, row_windows, sliding_view, xp_of
 from ..fused import conv_algo
@@ -439,6 +440,7 @@ def _conv2d(op, input, weight, bias, stride, padding, dilation, groups, shown=No
     return Convolution(geom)(input, weight) if bias is None else Convolution(geom)(input, weight, bias)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) over NCHW input, torch.nn.functional.conv2d's signature:
     weight (out_channels, in_channels/groups, kH, kW); padding an int, a pair, 'valid' or 'same'.
@@ -449,6 +451,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C, L) input: conv2d on a height-1 image. A 2-D input is unbatched."""
     x, unbatched = _check_conv_args("conv1d", input, weight, bias, 1)
@@ -461,6 +464,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 2-D convolution (the gradient of conv2d with respect to its input), with
     torch.nn.functional.conv_transpose2d's signature: weight (in_channels, out_channels/groups, kH, kW).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 
 
+from .. import autocast_mode as _autocast
 from ..autograd.function import Op
 from ..backend import xp_of
 from ._pointwise import _LN10, _LN2, _const, _float_input, _float_only, _need_tensor, _no_bool, _sigmoid_arr, _zeros
@@ -217,6 +218,7 @@ class SigmoidBackward(Op):
         return (gg * grad * (1 - y * 2) if ny else None), (SigmoidBackward()(y, gg) if ng else None)
 
 
+@_autocast.policy(cuda="float32")
 def exp(input):
     return Exp()(_float_input("exp", input))
 
@@ -225,22 +227,27 @@ def exp2(input):
     return Exp2()(_float_input("exp2", input))
 
 
+@_autocast.policy(cuda="float32")
 def expm1(input):
     return Expm1()(_float_input("expm1", input))
 
 
+@_autocast.policy(cuda="float32")
 def log(input):
     return Log()(_float_input("log", input))
 
 
+@_autocast.policy(cuda="float32")
 def log2(input):
     return Log2()(_float_input("log2", input))
 
 
+@_autocast.policy(cuda="float32")
 def log10(input):
     return Log10()(_float_input("log10", input))
 
 
+@_autocast.policy(cuda="float32")
 def log1p(input):
     return Log1p()(_float_input("log1p", input))
 
@@ -249,10 +256,12 @@ def sqrt(input):
     return Sqrt()(_float_input("sqrt", input))
 
 
+@_autocast.policy(cuda="float32")
 def rsqrt(input):
     return Rsqrt()(_float_input("rsqrt", input))
 
 
+@_autocast.policy(cuda="float32")
 def reciprocal(input):
     return Reciprocal()(_float_input("reciprocal", input))
 
@@ -265,6 +274,7 @@ def cos(input):
     return Cos()(_float_input("cos", input))
 
 
+@_autocast.policy(cuda="float32")
 def tan(input):
     return Tan()(_float_input("tan", input))
 

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -256,6 +257,7 @@ def _check(input, grid, mode, padding_mode):
                            f"{list(input.shape)}")
 
 
+@_autocast.policy(cuda="promote", cpu="float32")
 def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
     """Sample input (N, C, H, W) at grid (N, H_out, W_out, 2) -> (N, C, H_out, W_out); or volumetric
     input (N, C, D, H, W) at grid (N, D_out, H_out, W_out, 3). grid[..., 0] is x (along W), [..., 1]

@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import device_checks
 from ..autograd.function import Op, check_same_device
 from ..backend import xp_of
@@ -301,6 +302,7 @@ def getitem(input, index):
     return Index(ix.basic, ix.positions, ix.arrays)(input)
 
 
+@_autocast.policy(cuda="promote")
 def index_put(input, indices, values, accumulate=False):
     """Out of place ``input[indices] = values`` (``+=`` with accumulate); ``x[i] = v`` runs this in place.
 
@@ -437,6 +439,7 @@ def _scatter(op: str, cls, input, dim, index, src, accumulate):
     return reshape(out, ()) if not shape else out
 
 
+@_autocast.policy(cuda="promote")
 def scatter_add(input, dim, index, src):
     """A copy of input with src[i][j] added at [index[i][j]][j] (for dim=0); repeats accumulate."""
     if not isinstance(src, Tensor):

@@ -12,6 +12,7 @@ import string
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
@@ -82,6 +83,7 @@ class Matmul(Op):
         return ga, gb
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def matmul(input, other):
     """Matrix product with PyTorch's rules: 1-D·1-D is a dot product, a 1-D operand is a row (left) or
     column (right) vector whose dim is removed from the result, and batch dims broadcast."""
@@ -107,6 +109,7 @@ def matmul(input, other):
     return Matmul()(input, other)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def mm(input, mat2):
     """Product of two matrices (2-D only, no broadcasting)."""
     check_tensor("mm", input, "input")
@@ -122,6 +125,7 @@ def mm(input, mat2):
     return Matmul()(input, mat2)
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def bmm(input, mat2):
     """Batched product of two 3-D tensors with the same batch size (no broadcasting)."""
     check_tensor("bmm", input, "input")
@@ -139,6 +143,7 @@ def bmm(input, mat2):
     return Matmul()(input, mat2)
 
 
+@_autocast.policy(cuda="promote")
 def dot(input, tensor):
     """Dot product of two 1-D tensors of the same size."""
     check_tensor("dot", input, "input")
@@ -192,6 +197,7 @@ class Linear(Op):
         return gx, gw, (grad if needs[2] else None)  # the engine sums it to the bias's shape
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias (torch.nn.functional.linear): input (*, in), weight (out, in),
     bias broadcastable to (*, out)."""

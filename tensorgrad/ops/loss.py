@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import device_checks
 from ..autograd.function import Op, check_same_device
 from ..fused import loss as fused_loss
@@ -334,6 +335,7 @@ def _check_index_target(op, x, t, cd, n_cls, ignore_index):
     return None
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """Negative log-likelihood of log-probabilities ``input`` (N, C) or (N, C, d1, ...) or (C,)."""
     reduction = _legacy(size_average, reduce, reduction)
@@ -344,6 +346,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _IndexClassLoss(cd, reduction, False, w, ignore_index, 0.0, target._data, make_error, "nll_loss()")(input)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """Cross entropy of logits ``input`` against class indices or class probabilities ``target``.
@@ -398,6 +401,7 @@ def _weighted(loss, input, weight, reduction, mean_by_weight):
     return _reduce(loss, reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction("mse_loss", reduction)
@@ -405,6 +409,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted(d * d, input, weight, reduction, True)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction("l1_loss", reduction)
@@ -416,6 +421,7 @@ def _where(cond, a, b):
     return where(cond, a, b)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
     reduction = _legacy(size_average, reduce, reduction)
     _check_reduction("smooth_l1_loss", reduction)
@@ -429,6 +435,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mea
     return _reduce(loss, reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
     _check_reduction("huber_loss", reduction)
     if delta <= 0:
@@ -446,6 +453,7 @@ def _same_size(op, input, target):
                          f"({tuple(input.shape)}) is deprecated. Please ensure they have the same size.")
 
 
+@_autocast.policy(cuda="banned", cpu="float32")
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """-(t log x + (1 - t) log(1 - x)), each log clamped at -100 as in PyTorch."""
     reduction = _legacy(size_average, reduce, reduction)
@@ -481,6 +489,7 @@ class _SoftplusNeg(Op):
         return -(grad * sigmoid(-x))
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """BCE on logits, stable: (1 - t) x + (1 + (pos_weight - 1) t) log(1 + exp(-x))."""

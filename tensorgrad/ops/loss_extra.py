@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from .. import autocast_mode as _autocast
 from ..autograd import grad_mode
 from .activation import relu, softplus
 from .arithmetic import clamp_min, where
@@ -31,6 +32,7 @@ def _xlogx(t):
 
 
 # ---------------------------------------------------------------- distances
+@_autocast.policy(cuda="float32")
 def cosine_similarity(x1, x2, dim=1, eps=1e-8):
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along dim, x1 and x2 broadcast."""
     _float_input("cosine_similarity", x1, "x1")
@@ -48,6 +50,7 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
 
 
 # ---------------------------------------------------------------- divergences and likelihoods
+@_autocast.policy(cuda="float32", cpu="float32")
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL(target || exp(input)) pointwise: target * (log target - input) (input holds log-probabilities;
     with log_target the target does too). reduction 'batchmean' divides the sum by the batch size,
@@ -69,6 +72,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     return _reduce(loss, reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
                      reduction="mean"):
     """exp(input) - target * input (log_input), or input - target * log(input + eps); with `full`, the
@@ -111,6 +115,7 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
 
 
 # ---------------------------------------------------------------- margin and embedding losses
+@_autocast.policy(cuda="float32", cpu="float32")
 def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """max(0, -target * (input1 - input2) + margin), target +1 or -1."""
     reduction = _reduction("margin_ranking_loss", size_average, reduce, reduction)
@@ -121,6 +126,7 @@ def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, r
     return _reduce(relu(-target * (input1 - input2) + margin), reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
     """input where target is 1, max(0, margin - input) where it is -1."""
     reduction = _reduction("hinge_embedding_loss", size_average, reduce, reduction)
@@ -129,6 +135,7 @@ def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=No
     return _reduce(loss, reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     """log(1 + exp(-target * input)), target +1 or -1."""
     reduction = _reduction("soft_margin_loss", size_average, reduce, reduction)
@@ -148,6 +155,7 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
 _EPSILON = 1e-12
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
     """1 - cos(input1, input2) where target is 1, max(0, cos - margin) where it is -1."""
     reduction = _reduction("cosine_embedding_loss", size_average, reduce, reduction)
@@ -165,6 +173,7 @@ def cosine_embedding_loss(input1, input2, target, margin=0.0, size_average=None,
     return _reduce(loss, reduction)
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
                         reduce=None, reduction="mean"):
     """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-distance; with

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import device_checks, dtypes
 from ..autograd import grad_mode
 from ..autograd.function import Op, check_same_device
@@ -187,6 +188,7 @@ def _flat(t):
 
 
 # ---------------------------------------------------------------- layer_norm
+@_autocast.policy(cuda="float32")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
     _float_input("layer_norm", input)
@@ -249,6 +251,7 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
 
 
 # ---------------------------------------------------------------- group_norm
+@_autocast.policy(cuda="float32")
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     """Split the channels of an (N, C, *) input into num_groups groups and normalize each group over
     its channels and the remaining dims; then a per-channel scale and shift."""

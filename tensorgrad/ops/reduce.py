@@ -12,6 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
@@ -100,6 +101,7 @@ class Sum(Op):
         return Expand(self.in_shape)(_keep(grad, self.in_shape, self.dims, self.keepdim))
 
 
+@_autocast.policy(cuda="float32")
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     check_tensor("sum", input)
     if dtype is not None:
@@ -203,6 +205,7 @@ class _ProdOthers(Op):
         return ratio * terms
 
 
+@_autocast.policy(cuda="float32", cpu="float32")
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     check_tensor("prod", input)
     if dtype is not None:
@@ -539,6 +542,7 @@ class Norm(Op):
         return scaled * (grad * ynz / _AbsPow(p - 1)(y + yz))
 
 
+@_autocast.policy(cuda="float32")
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     check_tensor("norm", input)
     if isinstance(p, str):
@@ -712,11 +716,13 @@ def _softmax_args(op, input, dim, dtype):
     return input, (d if nd else None)
 
 
+@_autocast.policy(cuda="float32")
 def softmax(input, dim, dtype=None):
     input, d = _softmax_args("softmax", input, dim, dtype)
     return Softmax(d)(input)
 
 
+@_autocast.policy(cuda="float32")
 def log_softmax(input, dim, dtype=None):
     input, d = _softmax_args("log_softmax", input, dim, dtype)
     return LogSoftmax(d)(input)
@@ -775,6 +781,7 @@ class _RevCumsum(Op):
         return Cumsum(self.dim)(grad)
 
 
+@_autocast.policy(cuda="float32")
 def cumsum(input, dim, *, dtype=None):
     check_tensor("cumsum", input)
     if dtype is not None:

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from .. import dtypes
 from ..autograd.function import Op
 from ..backend import special_function, xp_of
@@ -131,6 +132,8 @@ def _unary(name, cls):
 erf, erfc, erfinv = _unary("erf", Erf), _unary("erfc", Erfc), _unary("erfinv", Erfinv)
 sinh, cosh = _unary("sinh", Sinh), _unary("cosh", Cosh)
 asin, acos, atan = _unary("asin", Asin), _unary("acos", Acos), _unary("atan", Atan)
+# CUDA autocast runs these in float32, as PyTorch
+sinh, cosh, asin, acos = (_autocast.policy(cuda="float32")(f) for f in (sinh, cosh, asin, acos))
 asinh, acosh, atanh = _unary("asinh", Asinh), _unary("acosh", Acosh), _unary("atanh", Atanh)
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 
@@ -269,6 +272,7 @@ class XLogY(Op):
         return gx, gy
 
 
+@_autocast.policy(cuda="promote")
 def atan2(input, other):
     """The angle of (other, input), elementwise and broadcast; integers compute in float."""
     return Atan2()(*_float_pair("atan2", input, other))

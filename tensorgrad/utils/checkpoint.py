@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-from .. import backend
+from .. import autocast_mode, backend
 from ..autograd import grad_mode
 from ..autograd.engine import AccumulateGrad, Node, SavedTensor, edge_of, next_seq, run_backward
 from ..autograd.function import Function
@@ -98,6 +98,7 @@ class CheckpointFunction(Function):
         ctx.run_function = run_function
         tensors = [a for a in args if isinstance(a, Tensor)]
         ctx.rng = _rng_state(tensors) if preserve_rng_state else None
+        ctx.autocast = autocast_mode.snapshot()  # the recomputation autocasts as the forward did
         ctx.is_tensor = [isinstance(a, Tensor) for a in args]
         ctx.args = [None if t else a for a, t in zip(args, ctx.is_tensor)]  # tensors: save_for_backward
         ctx.save_for_backward(*tensors)
@@ -113,7 +114,7 @@ class CheckpointFunction(Function):
                 t = next(saved)
                 a = t.detach().requires_grad_(t.requires_grad)
             inputs.append(a)
-        with _replay_rng(ctx.rng), grad_mode.enable_grad():
+        with _replay_rng(ctx.rng), grad_mode.enable_grad(), autocast_mode.restored(ctx.autocast):
             outputs = ctx.run_function(*inputs)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         pairs = [(o, g) for o, g in zip(outputs, grads)
@@ -184,6 +185,7 @@ class CheckpointBackward(Node):
 
     def __init__(self, function, args, kwargs, rng, context_fn, n_out: int):
         self._function, self._kwargs, self._rng, self._context_fn = function, kwargs, rng, context_fn
+        self._autocast = autocast_mode.snapshot()  # the recomputation autocasts as the forward did
         self._is_tensor = [isinstance(a, Tensor) for a in args]
         self._args = [None if t else a for a, t in zip(args, self._is_tensor)]
         self._saved = [SavedTensor(a) for a in args if isinstance(a, Tensor)]  # version-checked, freed after use
@@ -201,7 +203,8 @@ class CheckpointBackward(Node):
         args = [next(saved) if t else a for a, t in zip(self._args, self._is_tensor)]
         start = next_seq()
         _, recompute_ctx = self._context_fn()
-        with _replay_rng(self._rng), grad_mode.enable_grad(), recompute_ctx:
+        replay = (_replay_rng(self._rng), grad_mode.enable_grad(), autocast_mode.restored(self._autocast))
+        with replay[0], replay[1], replay[2], recompute_ctx:
             outputs = self._function(*args, **self._kwargs)
         outs = [t for t in _flatten(outputs, []) if edge_of(t) is not None]
         if len(outs) != self._n_out:
