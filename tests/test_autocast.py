@@ -258,3 +258,23 @@ def test_custom_fwd_casts_inputs_and_runs_without_autocast():
     with tg.autocast("cpu", dtype=tg.float16):
         assert forward(a, b).dtype == tg.float32
     assert tg.cuda.amp.custom_fwd is tg.amp.custom_fwd
+
+
+@needs_torch
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_float16_input_with_float32_parameters_stays_float16_as_pytorch(training):
+    """The mixed precision PyTorch allows (autocast's float16 conv output into a float32 BatchNorm):
+    the output in float16, gradients in each tensor's dtype, running stats updated in float32."""
+    x, g = f32(4, 3, 5, 5).astype(np.float16), f32(4, 3, 5, 5).astype(np.float16)
+    w, b = f32(3) + 1.5, f32(3)
+    rm, rv = f32(3) * 0.1, f32(3) + 1.5
+    out = {}
+    for m, Fm in ((tg, F), (torch, torch.nn.functional)):
+        ts = [m.tensor(a, requires_grad=True) for a in (x, w, b)]
+        stats = [m.tensor(rm), m.tensor(rv)]
+        y = Fm.batch_norm(ts[0], *stats, ts[1], ts[2], training)
+        y.backward(m.tensor(g))
+        out[m] = [y] + [t.grad for t in ts] + stats
+    for a, r in zip(out[tg], out[torch]):
+        assert str(a.dtype).split(".")[-1] == str(r.dtype).split(".")[-1]
+        np.testing.assert_allclose(to_np(a).astype(np.float64), r.detach().double().numpy(), rtol=1e-3, atol=1e-3)

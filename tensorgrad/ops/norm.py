@@ -155,7 +155,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if n == 1:
             raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                              f"torch.Size({list(shape)})")
-        out_dtype = np.result_type(*[t._data.dtype for t in [input] + params])
+        out_dtype = _bn_out_dtype(input, params)
         op = BatchNorm(True, eps, out_dtype)
         out = op(input, _flat(weight), _flat(bias))
         if running_mean is not None or running_var is not None:
@@ -177,9 +177,18 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise RuntimeError("running_mean must be defined in evaluation mode")
     if running_var is None:
         raise RuntimeError("running_var must be defined in evaluation mode")
-    out_dtype = np.result_type(*[t._data.dtype for t in [input] + params + stats])
+    out_dtype = _bn_out_dtype(input, params + stats)
     op = BatchNorm(False, eps, out_dtype, (running_mean._data.reshape(c), running_var._data.reshape(c)))
     return op(input, _flat(weight), _flat(bias))
+
+
+def _bn_out_dtype(input, others):
+    """PyTorch's mixed precision: a float16 input with float32 parameters and statistics (autocast's
+    conv output into a float32 BatchNorm) stays float16; other mixes promote, as composed ops would."""
+    dt = input._data.dtype
+    if dt == np.float16 and others and all(t._data.dtype == np.float32 for t in others):
+        return dt
+    return np.result_type(dt, *[t._data.dtype for t in others])
 
 
 def _flat(t):
