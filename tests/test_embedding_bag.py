@@ -149,6 +149,9 @@ def test_errors_named_and_unsupported():
     w = tg.tensor(rand(5, 3))
     with pytest.raises(RuntimeError, match="non-decreasing"):
         F.embedding_bag(tg.tensor([1, 2, 3]), w, tg.tensor([0, 2, 1]))
+    # PyTorch's modes disagree with each other here (its docs require offsets[-1] == len(input))
+    with pytest.raises(ValueError, match=r"include_last_offset=True.*must equal input's length 3.*got offsets\[-1\] of 2"):
+        F.embedding_bag(tg.tensor([1, 2, 3]), w, tg.tensor([0, 1, 2]), include_last_offset=True, mode="max")
     with pytest.raises(NotImplementedError, match="sparse=True"):
         F.embedding_bag(tg.tensor([[1]]), w, sparse=True)
     with pytest.raises(NotImplementedError, match="max_norm"):

@@ -232,3 +232,15 @@ def test_cyclic_lr_state_dict_keys_match_torch():
     ref = torch.optim.lr_scheduler.CyclicLR(_optimizer(torch, "SGD", False, momentum=0.9)[0], 0.01, 0.1)
     internal = {"_get_lr_called_within_step"}  # torch's own step bookkeeping
     assert set(ours.state_dict()) - internal == set(ref.state_dict()) - internal
+
+
+@pytest.mark.parametrize("dtype", [tg.float16, tg.float32])
+def test_exponential_draws_are_never_zero_so_gumbel_noise_stays_finite(dtype):
+    """A float16 draw of u = 0 (1 in 2**11 before the fix) gave Exp = 0, Gumbel noise +inf and a
+    NaN row from gumbel_softmax; PyTorch never returns 0."""
+    tg.manual_seed(3)
+    e = tg.empty(2_000_000, dtype=dtype).exponential_()
+    assert e.dtype == dtype and float(e.min()) > 0
+    assert abs(float(e.float().mean()) - 1.0) < 0.01  # still Exp(1)
+    y = F.gumbel_softmax(tg.zeros(1000, 200, dtype=dtype))
+    assert not bool(tg.isnan(y).any())

@@ -347,3 +347,22 @@ def test_exports_follow_pytorch():
             assert hasattr(tg.Tensor, name), f"Tensor.{name}"
         if hasattr(torch, name) and name != "index_put_":
             assert hasattr(tg, name), f"tensorgrad.{name}"
+
+
+@pytest.mark.parametrize("seq, value, right", [
+    ([0.1, 0.2], 0.1, True),  # 0.1 compared as float32, not float64
+    ([0.1, 0.2], 0.1, False),
+    ([1, 5, 9], 4.5, False),  # an int sequence and a float number: compared in float32
+    ([1, 5, 9], 5, True),
+])
+def test_searchsorted_compares_a_number_in_the_promoted_dtype(seq, value, right):
+    tseq = torch.tensor(seq)
+    want = int(torch.searchsorted(tseq, value, right=right))
+    assert int(tg.searchsorted(tg.tensor(seq), value, right=right)) == want
+    assert int(tg.bucketize(value, tg.tensor(seq), right=right)) == int(torch.bucketize(value, tseq, right=right))
+
+
+def test_searchsorted_number_wraps_into_an_unsigned_sequence_as_pytorch():
+    seq = [1, 5, 9]
+    want = int(torch.searchsorted(torch.tensor(seq, dtype=torch.uint8), -1))
+    assert int(tg.searchsorted(tg.tensor(seq, dtype=tg.uint8), -1)) == want == 3

@@ -36,8 +36,8 @@ def _const(arr) -> Tensor:
 class EmbeddingBag(Op):
     """Inputs (weight, flat per_sample_weights or None); output (num_bags, embedding_dim)."""
 
-    def __init__(self, mode, num_bags, idx, bag, pos, scale, has_psw):
-        self.mode, self.num_bags = mode, num_bags
+    def __init__(self, mode, num_bags, idx, bag, pos, scale, has_psw, longest=None):
+        self.mode, self.num_bags, self.longest = mode, num_bags, longest
         self.save_inputs = (0, 1) if has_psw else ()  # weight only for per_sample_weights' gradient
         self.ctx_arrays = (idx, bag, pos, scale)  # scale: the mean's 1/count per entry, else None
 
@@ -67,7 +67,8 @@ class EmbeddingBag(Op):
             return out
         start = xp.searchsorted(bag, xp.arange(n_bags))  # entries are grouped by bag, in order
         slot = xp.arange(bag.size) - start[bag]  # each entry's place in its bag
-        longest = int(slot.max()) + 1  # (one host read on CUDA: the layout needs the size)
+        # 2-D input: its row length bounds every bag; 1-D: one host read on CUDA (the layout needs a size)
+        longest = self.longest if self.longest is not None else int(slot.max()) + 1
         dense = xp.full((n_bags, longest, dim), -np.inf, dtype=out.dtype)
         dense[bag, slot] = rows
         which = dense.argmax(1)  # (bags, dim): the winning slot, the first on ties
@@ -185,7 +186,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         counts = xp.bincount(bag, minlength=num_bags)
         scale = (1.0 / counts[bag]).astype(weight._data.dtype)
     psw = None if per_sample_weights is None else reshape(per_sample_weights, (-1,))
-    return EmbeddingBag(mode, num_bags, idx, bag, pos, scale, psw is not None)(weight, psw)
+    longest = per_bag if input._data.ndim == 2 else None
+    return EmbeddingBag(mode, num_bags, idx, bag, pos, scale, psw is not None, longest)(weight, psw)
 
 
 def _bags_from_offsets(offsets, idx, include_last_offset):
@@ -203,6 +205,10 @@ def _bags_from_offsets(offsets, idx, include_last_offset):
         device_checks.check_value(off[:1] != 0, off[:1], lambda v: RuntimeError(
             f"offsets[0] has to be 0, i.e., the first sequence in the mini-batch has to start from position 0. "
             f"However, got {v}"), "embedding_bag()")
+        if include_last_offset:  # PyTorch's own modes disagree past the last bound: require the documented form
+            device_checks.check_value(off[-1:] != n, off[-1:], lambda v: ValueError(
+                f"embedding_bag(): with include_last_offset=True the last offset closes the last bag and must "
+                f"equal input's length {n}, but got offsets[-1] of {v}"), "embedding_bag()")
         device_checks.check_value(off[-1:] > n, off[-1:], lambda v: RuntimeError(
             f"offsets[-1] can not be greater than input's length {n} but got offsets[-1] of {v}"), "embedding_bag()")
         device_checks.check_value(off[1:] < off[:-1], off[1:], lambda v: RuntimeError(

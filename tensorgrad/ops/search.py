@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -20,12 +21,14 @@ from .index import _check_bounds
 class SearchSorted(Op):
     differentiable = False
 
-    def __init__(self, right: bool, out_int32: bool):
-        self.right, self.out_int32 = right, out_int32
+    def __init__(self, right: bool, out_int32: bool, scalar_dtype=None):
+        self.right, self.out_int32, self.scalar_dtype = right, out_int32, scalar_dtype
 
     def forward(self, seq, values, sorter):
         xp = xp_of(seq)
-        values = xp.asarray(values)  # a Python number: a 0-d array on seq's device
+        if self.scalar_dtype is not None:  # a Python number: compared in the promoted dtype, as PyTorch
+            values = xp.asarray(values).astype(self.scalar_dtype)  # (0.1 as float32; -1 wraps in uint8)
+            seq = seq.astype(self.scalar_dtype, copy=False)
         if sorter is not None:
             seq = xp.take_along_axis(seq, sorter, axis=-1)
         n = seq.shape[-1]
@@ -105,7 +108,8 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
         checked = _check_bounds(s, seq_shape[-1], len(seq_shape) - 1, "searchsorted(): sorter ",
                                 RuntimeError, negative=False)
         sorter = Tensor._make(checked, None, 0, None)
-    return SearchSorted(right, bool(out_int32))(sorted_sequence, input, sorter)
+    scalar_dtype = None if isinstance(input, Tensor) else dtypes.result_type(sorted_sequence, input).np
+    return SearchSorted(right, bool(out_int32), scalar_dtype)(sorted_sequence, input, sorter)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False):
