@@ -112,11 +112,31 @@ def test_checkpoint_sequential_matches_torch(use_reentrant, segments):
         np.testing.assert_allclose(_np(p.grad), tp.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("use_reentrant", MODES)
-def test_gradcheck(use_reentrant):
-    def fn(a, b):
-        return checkpoint(lambda u, v: (u * v).sin() + u.exp(), a, b, use_reentrant=use_reentrant)
-    check_grad(fn, [rand(3, 4), rand(3, 4)], double=False)
+def _ck_fn(a, b, use_reentrant):
+    return checkpoint(lambda u, v: (u * v).sin() + u.exp(), a, b, use_reentrant=use_reentrant)
+
+
+def test_gradcheck_non_reentrant():
+    check_grad(lambda a, b: _ck_fn(a, b, False), [rand(3, 4), rand(3, 4)], double=False)
+
+
+def test_finite_differences_reentrant():
+    # gradcheck differentiates with autograd.grad, which a reentrant checkpoint refuses (as in
+    # PyTorch): central differences against .backward() instead
+    arrays, seed, eps = [rand(3, 4), rand(3, 4)], rand(3, 4), 1e-6
+    ts = [tg.tensor(a, requires_grad=True) for a in arrays]
+    _ck_fn(*ts, True).backward(tg.tensor(seed))
+    for t, a in zip(ts, arrays):
+        numeric = np.zeros_like(a)
+        for i in np.ndindex(a.shape):
+            hi, lo = a.copy(), a.copy()
+            hi[i] += eps
+            lo[i] -= eps
+            with tg.no_grad():
+                up = _np(_ck_fn(*[tg.tensor(hi if u is t else v) for u, v in zip(ts, arrays)], True))
+                down = _np(_ck_fn(*[tg.tensor(lo if u is t else v) for u, v in zip(ts, arrays)], True))
+            numeric[i] = ((up - down) * seed).sum() / (2 * eps)
+        np.testing.assert_allclose(_np(t.grad), numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_non_reentrant_multiple_outputs_kwargs_closures():
@@ -237,3 +257,140 @@ def test_activations_are_not_kept(use_reentrant):
     assert leaves == {id(tg.autograd.engine.accumulator_for(t)) for t in expected}
     y.sum().backward()
     assert x.grad is not None and all(p.grad is not None for p in net.parameters())
+
+
+# ------------------------------------------------------------------ outputs aliasing inputs
+def test_non_reentrant_output_aliasing_an_input_shares_its_version():
+    """An output that is (a view of) an input keeps the input's version counter, so an in-place
+    change through it reaches the saved-input check, as PyTorch's does."""
+    x = tg.tensor(rand(2), requires_grad=True)
+    h = x * 1.0
+    y1, y2 = checkpoint(lambda a: (a.exp(), a.view(-1)), h, use_reentrant=False)
+    with tg.no_grad():
+        y2.mul_(0.0)
+    assert h._version == y2._version == 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y1.sum().backward()
+    assert x.grad is None
+    y = checkpoint(lambda a: a, h, use_reentrant=False)  # the input itself
+    with tg.no_grad():
+        y.add_(1.0)
+    assert h._version == 2
+
+
+@needs_torch
+def test_non_reentrant_aliasing_output_inplace_matches_torch_or_errors():
+    a = rand(2)
+    for m in (torch, tg):  # PyTorch: the saved input was modified
+        x = m.tensor(a, requires_grad=True)
+        h = x * 1.0
+        y1, y2 = m.utils.checkpoint.checkpoint(lambda t: (t.exp(), t.view(-1)), h, use_reentrant=False)
+        with pytest.raises(RuntimeError):  # tensorgrad refuses the recorded in-place op on the view
+            y2.mul_(0.0)
+            y1.sum().backward()
+        assert x.grad is None
+    # a recorded in-place op on an output viewing an input is refused as on a plain view of it,
+    # instead of leaving the input's graph stale (half PyTorch's gradient before)
+    h = tg.tensor(a, requires_grad=True) * 1.0
+    y = checkpoint(lambda t: t.view(-1), h, use_reentrant=False)
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        y.mul_(2.0)
+    with pytest.raises(RuntimeError, match="in-place operation on a view"):
+        h.view(-1).mul_(2.0)
+    # a view of an activation made inside fn is an ordinary output: in place is fine
+    got = []
+    for m in (torch, tg):
+        x = m.tensor(a, requires_grad=True)
+        y = m.utils.checkpoint.checkpoint(lambda t: t.exp().view(-1), x * 1.0, use_reentrant=False)
+        y.mul_(2.0)
+        (y * y).sum().backward()
+        got.append((_np(y), _np(x.grad)))
+    for u, v in zip(*got):
+        np.testing.assert_allclose(v, u, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ nesting
+def _twin_linear():
+    lin = nn.Linear(3, 3).double()
+    tlin = torch.nn.Linear(3, 3).double()
+    with torch.no_grad():
+        tlin.weight.copy_(torch.from_numpy(_np(lin.weight)))
+        tlin.bias.copy_(torch.from_numpy(_np(lin.bias)))
+    return lin, tlin
+
+
+def _nested(m, lin, x, outer, inner):
+    ck = m.utils.checkpoint.checkpoint
+
+    def block(a):
+        return ck(lambda b: lin(b).tanh(), a * 2.0, use_reentrant=inner).sin() * lin.bias.sum()
+
+    if outer is None:
+        return block(x)
+    return ck(block, x, use_reentrant=outer)
+
+
+@needs_torch
+@pytest.mark.parametrize("outer", MODES)
+@pytest.mark.parametrize("inner", MODES)
+def test_nested_checkpoints_match_plain_run_and_torch(outer, inner):
+    lin, tlin = _twin_linear()
+    a, seed = rand(4, 3), rand(4, 3)
+    results = []
+    for m, layer, o in ((tg, lin, None), (tg, lin, outer), (torch, tlin, outer)):
+        x = m.tensor(a, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch: the inner input needs no grad in no_grad
+            y = _nested(m, layer, x, o, inner)
+        y.backward(m.tensor(seed))
+        results.append([_np(y), _np(x.grad), _np(layer.weight.grad), _np(layer.bias.grad)])
+        layer.zero_grad()
+    for got in results[1:]:
+        for u, v in zip(got, results[0]):
+            np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+
+
+def test_nested_non_reentrant_under_autograd_grad():
+    lin, _ = _twin_linear()
+    x = tg.tensor(rand(4, 3), requires_grad=True)
+    wrt = [x, lin.weight, lin.bias]
+    ref = tg.autograd.grad(_nested(tg, lin, x, None, False).sum(), wrt)
+    got = tg.autograd.grad(_nested(tg, lin, x, False, False).sum(), wrt)
+    for u, v in zip(got, ref):
+        np.testing.assert_allclose(_np(u), _np(v), rtol=1e-12)
+    assert lin.weight.grad is None and x.grad is None
+
+
+# ------------------------------------------------------------------ reentrant: grad() and double backward
+REENTRANT_GRAD_ERROR = "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()"
+
+
+@needs_torch
+@pytest.mark.parametrize("how", ["grad", "backward_inputs"])
+@pytest.mark.parametrize("outer,inner", [(True, None), (False, True), (True, False)])
+def test_reentrant_under_partial_backward_raises_like_torch(how, outer, inner):
+    lin, tlin = _twin_linear()
+    a = rand(4, 3)
+    for m, layer in ((torch, tlin), (tg, lin)):
+        x = m.tensor(a, requires_grad=True)
+        if inner is None:
+            y = m.utils.checkpoint.checkpoint(lambda t: layer(t).tanh(), x, use_reentrant=outer)
+        else:
+            y = _nested(m, layer, x, outer, inner)
+        with pytest.raises(RuntimeError, match=REENTRANT_GRAD_ERROR.replace("(", r"\(").replace(")", r"\)")):
+            if how == "grad":
+                m.autograd.grad(y.sum(), [x])
+            else:
+                y.sum().backward(inputs=[x])
+        assert x.grad is None and layer.weight.grad is None and layer.bias.grad is None  # nothing accumulated
+
+
+def test_reentrant_double_backward_is_refused_clearly():
+    lin, _ = _twin_linear()
+    x = tg.tensor(rand(4, 3), requires_grad=True)
+    ref = tg.autograd.grad(lin(x).tanh().sum(), [x])[0]
+    y = checkpoint(lambda t: lin(t).tanh(), x, use_reentrant=True)
+    y.sum().backward(create_graph=True)
+    np.testing.assert_allclose(_np(x.grad), _np(ref), rtol=1e-12)  # first order still right
+    with pytest.raises(RuntimeError, match="double backward .*CheckpointFunction"):
+        x.grad.sum().backward()

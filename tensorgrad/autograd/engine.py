@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 import weakref
 
 from . import grad_mode
@@ -231,13 +232,29 @@ def _sum_grads(grads):
 _backward_observer: list = [None]  # the tensorgrad.profiler.profile timing backward calls, if any
 
 
+class _Running(threading.local):
+    def __init__(self):
+        self.partial = []  # per running backward, innermost last: asked for some inputs only?
+
+
+_running = _Running()
+
+
+def partial_backward_running() -> bool:
+    """Whether the innermost running backward computes some inputs' gradients only (autograd.grad,
+    backward(inputs=)) instead of accumulating into every leaf (a reentrant checkpoint refuses it)."""
+    return bool(_running.partial) and _running.partial[-1]
+
+
 def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
-                 capture=None, accumulate=True):
+                 capture=None, accumulate=True, partial=None):
     """Backpropagate from `roots` (tensors) seeded with `grad_roots` (tensors).
 
     With `capture` (a dict {(node, idx): position}) the gradients reaching
     those points are returned in a list instead of (or as well as, when
-    `accumulate`) being accumulated into leaves' ``.grad``.
+    `accumulate`) being accumulated into leaves' ``.grad``. `partial` overrides what
+    partial_backward_running() says during this backward (a nested backward that stands for
+    its caller's passes the caller's).
     """
     captured = [None] * len(capture) if capture else None
     buffers: dict = {}
@@ -265,6 +282,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     prof = _backward_observer[0]
     autocast_state = autocast_mode._state
     autocast_state.suspended += 1  # a backward runs in its forward's dtypes, never autocast
+    _running.partial.append((bool(capture) or not accumulate) if partial is None else partial)
     try:
         while heap:
             _, node = heapq.heappop(heap)
@@ -347,6 +365,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     finally:
         state.enabled = prev_mode
         autocast_state.suspended -= 1
+        _running.partial.pop()
     return captured
 
 

@@ -10,7 +10,8 @@ Two variants, as in torch:
 * ``use_reentrant=True`` (the default, with a warning, when not given): a custom Function whose
   inputs are the positional tensor arguments. Its backward runs a nested backward through the
   recomputed graph, which accumulates into the parameters' ``.grad`` directly. Outputs require
-  grad only if some positional input does, and autograd.grad() cannot see the parameters.
+  grad only if some positional input does; autograd.grad() and backward(inputs=...) raise (that
+  nested backward cannot stay within the requested inputs), and there is no double backward.
 * ``use_reentrant=False``: the forward is run once with grad enabled to learn which tensors
   from outside fn (inputs, parameters, closures) its graph reaches; that graph is dropped at
   once, and one node stands for fn with an edge to each of those tensors. Its backward recomputes
@@ -25,7 +26,8 @@ import warnings
 
 from .. import autocast_mode, backend
 from ..autograd import grad_mode
-from ..autograd.engine import AccumulateGrad, Node, SavedTensor, edge_of, next_seq, run_backward
+from ..autograd.engine import (AccumulateGrad, Node, SavedTensor, edge_of, next_seq, partial_backward_running,
+                               run_backward)
 from ..autograd.function import Function
 from ..tensor import Tensor
 
@@ -102,10 +104,17 @@ class CheckpointFunction(Function):
         ctx.is_tensor = [isinstance(a, Tensor) for a in args]
         ctx.args = [None if t else a for a, t in zip(args, ctx.is_tensor)]  # tensors: save_for_backward
         ctx.save_for_backward(*tensors)
+        # the gradients backward returns come from a nested first-order backward: no graph of their own
+        ctx.double_backward = False
         return run_function(*args)  # Function.apply runs this under no_grad
 
     @staticmethod
     def backward(ctx, *grads):
+        if partial_backward_running():  # the nested backward would fill .grad nobody asked for
+            raise RuntimeError(
+                "When use_reentrant=True, torch.utils.checkpoint is incompatible with .grad() or passing an "
+                "`inputs` parameter to .backward(). To resolve this error, you can either set "
+                "use_reentrant=False, or call .backward() without passing the `inputs` argument.")
         saved = iter(ctx.saved_tensors)
         # fresh leaves, so the nested backward stops at them and leaves their gradient in .grad
         inputs = []
@@ -211,7 +220,9 @@ class CheckpointBackward(Node):
             raise RuntimeError(f"checkpoint: the recomputed forward returned {len(outs)} tensors that require "
                                f"grad, the original forward {self._n_out}; the function must compute the same "
                                f"thing when run again (same control flow, same inputs)")
-        edges = list(self.next_functions)
+        # the edges met in the forward, not next_functions: an enclosing checkpoint's recomputation
+        # may have redirected those to its own boundary; gradients go back by position either way
+        edges = self._edges
         pos = {e: i for i, e in enumerate(edges)}
         proxies = {e: (_Boundary(e[0]._out_meta[e[1]], i), 0) for i, e in enumerate(edges)}
         found = _boundary_edges(outs, start, rewrite=proxies)
@@ -232,7 +243,9 @@ class CheckpointBackward(Node):
         if not roots:
             return (None,) * len(edges)
         capture = {proxies[e]: pos[e] for e in edges}
-        return tuple(run_backward(roots, root_grads, False, False, capture=capture, accumulate=False))
+        # this nested backward stands for the one that called it (for a reentrant checkpoint inside)
+        return tuple(run_backward(roots, root_grads, False, False, capture=capture, accumulate=False,
+                                  partial=partial_backward_running()))
 
 
 def _checkpoint_non_reentrant(function, preserve_rng_state, context_fn, args, kwargs):
@@ -248,13 +261,26 @@ def _checkpoint_non_reentrant(function, preserve_rng_state, context_fn, args, kw
     diff = [t for t in flat if edge_of(t) is not None]
     edges = _boundary_edges(diff, start)
     node = CheckpointBackward(function, args, kwargs, rng, context_fn, len(diff))
-    node.next_functions = tuple(edges)
+    node.next_functions = node._edges = tuple(edges)
     node._seq = next_seq()
     node._out_meta = tuple((t._data.shape, t._data.dtype) for t in diff)
     # new outputs over the same memory, with `node` as their grad_fn: fn's own graph is dropped here
     index = {id(t): k for k, t in enumerate(diff)}
-    new = [Tensor._make(t._data, node, index[id(t)], None) if id(t) in index else t for t in flat]
+    new = [_rewrap(t, node, index[id(t)], start) if id(t) in index else t for t in flat]
     return _rebuild(outputs, iter(new))
+
+
+def _rewrap(t, node, idx: int, start: int):
+    """fn's output `t` as an output of `node`. It keeps t's version counter, so an in-place change
+    to an output that aliases an input is seen by the saved-input check; and when t is (a view of)
+    a tensor from outside fn, it stays a view of that tensor, so a recorded in-place op on it is
+    refused as on any view instead of leaving the base's graph silently stale."""
+    new = Tensor._make(t._data, node, idx, t._vc)
+    base = t._base if t._base is not None else t
+    e = edge_of(base)
+    if e is None or _is_outside(e[0], start):  # a base made inside fn is dropped with fn's graph
+        new._base = base
+    return new
 
 
 # ------------------------------------------------------------------ public API
