@@ -21,6 +21,7 @@ frameworks; the GPU speedup over the CPU is reported (goal: at least 30x for ten
 
     python3 benchmarks/device_train_step.py [--device cuda] [--workloads ...] [--repeats 7] [--json out.json]
     python3 benchmarks/device_train_step.py --device cpu --tiny     # what the CI test runs
+    python3 benchmarks/device_train_step.py --amp                   # both frameworks under autocast
 """
 from __future__ import annotations
 
@@ -86,9 +87,10 @@ class Clock:
 class StepRunner:
     """One framework's model, optimizer and batch on `device`, and its training step."""
 
-    def __init__(self, framework: str, kind: str, batch: int, device: str, seed: int = 0):
+    def __init__(self, framework: str, kind: str, batch: int, device: str, seed: int = 0, amp: bool = False):
         rng = np.random.default_rng(seed)
         self.framework, self.kind = framework, kind
+        self.device_type = "cuda" if device.startswith("cuda") else "cpu"
         if kind == "lstm":
             x = rng.standard_normal((batch, 28, 28), dtype=np.float32)
             tg.manual_seed(seed)
@@ -107,6 +109,7 @@ class StepRunner:
             self.x, self.y = tg.tensor(x, device=device), tg.tensor(y, device=device)
             self.model.to(device)
             self.opt = tg.optim.SGD(self.model.parameters(), lr=LR)
+            self.lib = tg
         else:
             import torch
             import torch.nn.functional as F
@@ -114,18 +117,27 @@ class StepRunner:
             self.model.to(device)
             self.x, self.y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
             self.opt = torch.optim.SGD(self.model.parameters(), lr=LR)
+            self.lib = torch
+        # --amp: PyTorch's recipe, forward and loss under autocast (float16), the loss scaled
+        self.scaler = self.lib.amp.GradScaler(self.device_type) if amp else None
         self.loss_fn = F.cross_entropy if kind == "lstm" else F.nll_loss
         self.clock = Clock(framework, device)
         self.model.train()
 
     def loss(self):
-        return self.loss_fn(self.model(self.x), self.y)
+        with self.lib.autocast(self.device_type, dtype=self.lib.float16, enabled=self.scaler is not None):
+            return self.loss_fn(self.model(self.x), self.y)
 
     def step(self):
         self.opt.zero_grad()
         loss = self.loss()
-        loss.backward()
-        self.opt.step()
+        if self.scaler is None:
+            loss.backward()
+            self.opt.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
 
     def first_loss(self) -> float:
         self.model.eval()
@@ -140,11 +152,11 @@ class StepRunner:
         return self.clock.time_ms(loss.backward, 1)
 
 
-def time_steps(name: str, device: str, repeats: int, with_torch: bool, warmup: int) -> dict:
+def time_steps(name: str, device: str, repeats: int, with_torch: bool, warmup: int, amp: bool = False) -> dict:
     kind, batch, steps = WORKLOADS[name]
-    runners = {"tensorgrad": StepRunner("tensorgrad", kind, batch, device)}
+    runners = {"tensorgrad": StepRunner("tensorgrad", kind, batch, device, amp=amp)}
     if with_torch:
-        runners["torch"] = StepRunner("torch", kind, batch, device)
+        runners["torch"] = StepRunner("torch", kind, batch, device, amp=amp)
     first = {fw: r.first_loss() for fw, r in runners.items()}
     if with_torch and abs(first["tensorgrad"] - first["torch"]) > 1e-3 * max(1.0, abs(first["torch"])):
         raise AssertionError(f"{name} on {device}: the two models disagree before training: {first}")
@@ -205,6 +217,8 @@ def main(argv=None):
     ap.add_argument("--no-torch", action="store_true", help="time tensorgrad alone")
     ap.add_argument("--tiny", action="store_true", help="one round of one step each, batch 2 (a smoke test)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    ap.add_argument("--amp", action="store_true",
+                    help="steps under autocast(float16) with a GradScaler, in both frameworks")
     ap.add_argument("--profile", action="store_true",
                     help="also print, per workload, tensorgrad's step by op: host time (what the Python side "
                          "costs), then with device synchronization (what each op costs on the device)")
@@ -226,12 +240,13 @@ def main(argv=None):
         args.repeats, args.warmup = 1, 1
         args.backward_batch = 2 if args.backward_batch else 0
     results = {"machine": machine_info(args.device), "repeats": args.repeats, "workloads": {},
-               "step": f"zero_grad, forward, loss, backward, SGD(lr={LR}).step(); train mode",
+               "step": f"zero_grad, forward, loss, backward, SGD(lr={LR}).step(); train mode"
+                       + ("; autocast float16 + GradScaler" if args.amp else ""),
                "timing": "CUDA events around each round" if args.device.startswith("cuda") else "perf_counter"}
-    print(f"{args.device}: {args.repeats} interleaved rounds, median ms per step")
+    print(f"{args.device}{' (amp)' if args.amp else ''}: {args.repeats} interleaved rounds, median ms per step")
     print(f"{'workload':<9}{'tensorgrad':>12}{'torch':>9}{'ratio':>8}")
     for n in names:
-        res = results["workloads"][n] = time_steps(n, args.device, args.repeats, with_torch, args.warmup)
+        res = results["workloads"][n] = time_steps(n, args.device, args.repeats, with_torch, args.warmup, args.amp)
         ms = res["ms_per_step"]
         tail = f"{ms['torch']:>9.3f}{res['ratio']:>8.2f}" if with_torch else f"{'-':>9}{'-':>8}"
         print(f"{n:<9}{ms['tensorgrad']:>12.3f}{tail}", flush=True)

@@ -59,3 +59,13 @@ def test_tiny_run_on_cuda(device):
         pytest.skip("the CUDA case of the script")
     res = dts.main(["--device", "cuda", "--tiny", "--workloads", "cnn64,lstm64"])
     assert res["backward"]["gpu_speedup"]["tensorgrad"] > 0
+
+
+def test_tiny_amp_run_on_the_cpu():
+    """--amp: both frameworks' steps under autocast(float16) with a GradScaler (CPU float16 is slow,
+    so only the smoke-sized run here; the GPU session times it)."""
+    # (cnn and mlp: PyTorch's CPU LSTM has no float16 kernel under autocast)
+    res = dts.main(["--device", "cpu", "--tiny", "--workloads", "cnn64,mlp64", "--backward-batch", "0", "--amp"])
+    assert "autocast" in res["step"]
+    for w in res["workloads"].values():
+        assert w["ms_per_step"]["tensorgrad"] > 0
