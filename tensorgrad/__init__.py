@@ -28,6 +28,7 @@ from .ops.shape import *  # noqa: F401,F403
 from .ops.index import *  # noqa: F401,F403
 from .ops.sort import *  # noqa: F401,F403
 from .ops.special import *  # noqa: F401,F403
+from .ops.gamma import *  # noqa: F401,F403
 from .ops.arrange import *  # noqa: F401,F403
 from .ops.stats import *  # noqa: F401,F403
 from .ops.search import *  # noqa: F401,F403

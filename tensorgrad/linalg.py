@@ -1,6 +1,7 @@
 """tensorgrad.linalg: torch.linalg's norms, inverse, determinants and solve, batched over leading
 dims, on NumPy or CuPy (their linalg modules), differentiable (backwards in tensor ops, so second
-derivatives work). Decompositions (svd, qr, eigh, cholesky) are not implemented.
+derivatives work). cholesky and solve_triangular are the only decompositions/solvers of their kind
+here (svd, qr, eigh are not implemented).
 """
 from __future__ import annotations
 
@@ -160,4 +161,111 @@ def solve(A, B, *, left=True):
     return X.squeeze(-1) if vector else X
 
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve"]
+# ---------------------------------------------------------------- triangular solve, Cholesky
+def _masked_triangle(a, upper, unitriangular):
+    """The triangle of a that a triangular solve reads (and a unit diagonal if asked)."""
+    xp = xp_of(a)
+    t = xp.triu(a) if upper else xp.tril(a)
+    if unitriangular:
+        n = a.shape[-1]
+        t = t * (1 - xp.eye(n, dtype=a.dtype)) + xp.eye(n, dtype=a.dtype)
+    return t
+
+
+class SolveTriangular(Op):
+    """X with A X = B, A triangular (only its triangle is read). Backward: gB = A^-T gX (a solve
+    with the transposed, opposite triangle) and gA = -gB X^T restricted to A's triangle (strictly,
+    when the diagonal is taken as ones)."""
+
+    save_inputs = (0,)
+    save_output = True
+
+    def __init__(self, upper, unitriangular):
+        self.upper, self.unitriangular = upper, unitriangular
+
+    def forward(self, a, b):
+        return xp_of(a).linalg.solve(_masked_triangle(a, self.upper, self.unitriangular), b)
+
+    def backward(self, grad):
+        a, x = self.saved_tensors
+        gb = SolveTriangular(not self.upper, self.unitriangular)(_mT(a), grad)
+        ga = None
+        if self.needs_input_grad[0]:
+            ga = -(gb @ _mT(x))
+            ga = ga.triu(1 if self.unitriangular else 0) if self.upper else ga.tril(-1 if self.unitriangular else 0)
+        return ga, gb
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A X = B (left) or X A = B, A upper or lower triangular (the other triangle is not
+    read; with unitriangular the diagonal is taken as ones). Batch dims broadcast."""
+    _square("solve_triangular", A)
+    check_tensor("solve_triangular", B, "B")
+    if B.dim() < 2:
+        raise RuntimeError(f"linalg.solve_triangular: The input tensor B must have at least 2 dimensions, "
+                           f"got B of shape {list(B.shape)}")
+    if A.dtype != B.dtype:
+        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, but found "
+                           f"A of type {A.dtype} and B of type {B.dtype} instead")
+    if not left:  # X A = B  <=>  A^T X^T = B^T, A^T in the other triangle
+        return _mT(solve_triangular(_mT(A), _mT(B), upper=not upper, left=True, unitriangular=unitriangular))
+    if B.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve_triangular: Incompatible shapes of A and B for the equation AX = B "
+                           f"({'x'.join(map(str, A.shape[-2:]))} and {'x'.join(map(str, B.shape[-2:]))})")
+    batch = np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-2]))
+    A_ = A.expand(*batch, *A.shape[-2:]) if tuple(A.shape[:-2]) != batch else A
+    B_ = B.expand(*batch, *B.shape[-2:]) if tuple(B.shape[:-2]) != batch else B
+    try:
+        return SolveTriangular(bool(upper), bool(unitriangular))(A_, B_)
+    except np.linalg.LinAlgError as e:
+        raise RuntimeError(f"linalg.solve_triangular: A has a zero on its diagonal (it is singular) ({e})") from None
+
+
+def _phi(t):
+    """The lower triangle with the diagonal halved."""
+    return t.tril(-1) + t.tril().triu() * 0.5
+
+
+class Cholesky(Op):
+    """L lower with A = L L^T. Backward (Murray 2016): with P = phi(L^T gL), gA = L^-T P L^-1,
+    symmetrized (A is taken as symmetric, so the gradient is too)."""
+
+    save_output = True
+
+    def forward(self, a):
+        return xp_of(a).linalg.cholesky(a)
+
+    def backward(self, grad):
+        (L,) = self.saved_tensors
+        p = _phi(_mT(L) @ grad.tril())
+        s = solve_triangular(_mT(L), solve_triangular(L, p, upper=False, left=False), upper=True)  # L^-T P L^-1
+        return (s + _mT(s)) * 0.5
+
+
+def _not_positive_definite(a):
+    """The order of the first leading minor of each failed matrix that is not positive-definite."""
+    arr = np.asarray(a.detach().cpu().numpy(), dtype=np.float64).reshape(-1, a.shape[-2], a.shape[-1])
+    for m in arr:
+        for k in range(1, m.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(m[:k, :k])
+            except np.linalg.LinAlgError:
+                return k
+    return None
+
+
+def cholesky(A, *, upper=False):
+    """The Cholesky factor of each symmetric positive-definite matrix of A: L lower with A = L L^T
+    (upper=True: U = L^T with A = U^T U). Only the lower triangle of A is read."""
+    _square("cholesky", A)
+    try:
+        L = Cholesky()(A)
+    except np.linalg.LinAlgError:
+        k = _not_positive_definite(A)
+        minor = f" (the leading minor of order {k} is not positive-definite)" if k else ""
+        raise RuntimeError(f"linalg.cholesky: The factorization could not be completed because the input is not "
+                           f"positive-definite{minor}.") from None
+    return _mT(L) if upper else L
+
+
+__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve", "solve_triangular", "cholesky"]

@@ -935,3 +935,12 @@ _bind(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin ar
 _bind(_arr, "cumprod logcumsumexp count_nonzero diff roll repeat_interleave diag diagonal trace tensor_split rot90 "
             "addmm baddbmm kron")
 _bind(_sx, "scatter_reduce masked_scatter put")
+from .ops import gamma as _gm  # noqa: E402
+_bind(_gm, "lgamma digamma mvlgamma")
+
+
+def _polygamma_method(self, n):
+    return _gm.polygamma(n, self)  # Tensor.polygamma(n): torch's method takes n first too
+
+
+Tensor.polygamma = _polygamma_method

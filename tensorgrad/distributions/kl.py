@@ -1,0 +1,158 @@
+"""kl_divergence(p, q) and the register_kl registry. A pair dispatches to the registered
+(type_p, type_q) that matches most specifically (nearest in both types' MROs), as in PyTorch."""
+from __future__ import annotations
+
+
+from ..ops.activation import softplus
+from ..ops.arithmetic import where
+from ..ops.shape import stack
+from ..ops.gamma import digamma, lgamma
+from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
+from .discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
+from .distribution import Distribution, _sum_rightmost
+from .multivariate import Dirichlet, Independent, MultivariateNormal, _batch_mahalanobis
+
+_KL: dict = {}
+_dispatch_cache: dict = {}
+
+
+def register_kl(type_p, type_q):
+    """Decorator registering fn(p, q) as KL(p || q) for these distribution types (or subclasses)."""
+    for t in (type_p, type_q):
+        if not (isinstance(t, type) and issubclass(t, Distribution)):
+            raise TypeError(f"register_kl: expected subclasses of Distribution, but got {t!r}")
+
+    def wrap(fn):
+        _KL[type_p, type_q] = fn
+        _dispatch_cache.clear()
+        return fn
+    return wrap
+
+
+def _lookup(tp, tq):
+    key = (tp, tq)
+    if key not in _dispatch_cache:
+        mp, mq = tp.__mro__, tq.__mro__
+        matches = [(mp.index(a) + mq.index(b), fn) for (a, b), fn in _KL.items() if a in mp and b in mq]
+        _dispatch_cache[key] = min(matches, key=lambda m: m[0])[1] if matches else None
+    return _dispatch_cache[key]
+
+
+def kl_divergence(p, q):
+    """KL(p || q) = E_p[log p(x) - log q(x)], batched over the batch shape."""
+    fn = _lookup(type(p), type(q))
+    if fn is None:
+        raise NotImplementedError(f"No KL(p || q) is implemented for p = {type(p).__name__}, q = {type(q).__name__}; "
+                                  f"register one with tensorgrad.distributions.register_kl")
+    return fn(p, q)
+
+
+def _inf_where(cond, t):
+    return where(cond, float("inf"), t).to(t.dtype)
+
+
+@register_kl(Normal, Normal)
+def _kl_normal(p, q):
+    var_ratio = (p.scale / q.scale) ** 2
+    t1 = ((p.loc - q.loc) / q.scale) ** 2
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform(p, q):
+    result = ((q.high - q.low) / (p.high - p.low)).log()
+    return _inf_where((q.low > p.low) | (q.high < p.high), result)
+
+
+@register_kl(Bernoulli, Bernoulli)
+def _kl_bernoulli(p, q):
+    t1 = p.probs * (softplus(-q.logits) - softplus(-p.logits))
+    t1 = where(p.probs == 0, 0.0, _inf_where(q.probs == 0, t1)).to(t1.dtype)
+    t2 = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
+    t2 = where(p.probs == 1, 0.0, _inf_where(q.probs == 1, t2)).to(t2.dtype)
+    return t1 + t2
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical(p, q):
+    t = p.probs * (p.logits - q.logits)
+    t = where(p.probs == 0, 0.0, _inf_where(q.probs == 0, t)).to(t.dtype)
+    return t.sum(-1)
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehot(p, q):
+    return _kl_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential(p, q):
+    ratio = q.rate / p.rate
+    return ratio - ratio.log() - 1
+
+
+@register_kl(Laplace, Laplace)
+def _kl_laplace(p, q):
+    scale_ratio = p.scale / q.scale
+    d = (p.loc - q.loc).abs()
+    return -scale_ratio.log() + d / q.scale + scale_ratio * (-d / p.scale).exp() - 1
+
+
+@register_kl(Gamma, Gamma)
+def _kl_gamma(p, q):
+    t1 = q.concentration * (p.rate / q.rate).log()
+    t2 = lgamma(q.concentration) - lgamma(p.concentration)
+    t3 = (p.concentration - q.concentration) * digamma(p.concentration)
+    t4 = (q.rate - p.rate) * (p.concentration / p.rate)
+    return t1 + t2 + t3 + t4
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet(p, q):
+    return _kl_concentrations(p.concentration, q.concentration)
+
+
+def _kl_concentrations(cp, cq):
+    sp, sq = cp.sum(-1), cq.sum(-1)
+    t1 = lgamma(sp) - lgamma(sq)
+    t2 = (lgamma(cp) - lgamma(cq)).sum(-1)
+    t3 = (cp - cq) * (digamma(cp) - digamma(sp).unsqueeze(-1))
+    return t1 - t2 + t3.sum(-1)
+
+
+@register_kl(Beta, Beta)
+def _kl_beta(p, q):
+    cp = stack([p.concentration1, p.concentration0], -1)
+    cq = stack([q.concentration1, q.concentration0], -1)
+    return _kl_concentrations(cp, cq)
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with different event shapes cannot be "
+                         "computed")
+    from .. import linalg
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    n = p.event_shape[0]
+    half_log_det = q._half_log_det() - p._half_log_det()
+    # tr(Sq^-1 Sp) = |Lq^-1 Lp|_F^2 ; (mq - mp)^T Sq^-1 (mq - mp) = |Lq^-1 (mq - mp)|^2
+    trace = linalg.solve_triangular(lq, lp, upper=False).pow(2).sum((-2, -1))
+    maha = _batch_mahalanobis(lq, q.loc - p.loc)
+    out = half_log_det + 0.5 * (trace + maha - n)
+    return out.expand(p.batch_shape) if tuple(out.shape) != tuple(p.batch_shape) else out
+
+
+@register_kl(Independent, Independent)
+def _kl_independent(p, q):
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError("KL(Independent || Independent) needs equal reinterpreted_batch_ndims, got "
+                                  f"{p.reinterpreted_batch_ndims} and {q.reinterpreted_batch_ndims}")
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
+
+

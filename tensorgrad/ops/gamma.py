@@ -1,0 +1,161 @@
+"""The gamma-function family as differentiable ops, with PyTorch's values: lgamma, digamma,
+polygamma and mvlgamma (torch.lgamma/digamma/polygamma/mvlgamma; methods too).
+
+Everything computes in float64 and casts back. lgamma uses math.lgamma per element on the CPU and
+cupyx.scipy.special on CUDA (backend.special_function); digamma and polygamma are written against
+the data's array module: a recurrence up to where the asymptotic series is accurate, then the
+series (the recurrence's loop reads one flag per step, a host sync on CUDA).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd.function import Op
+from ..backend import special_function, xp_of
+from ._pointwise import _float_input
+
+
+def _quiet():
+    return np.errstate(all="ignore")
+
+
+# ---------------------------------------------------------------- lgamma
+def _lgamma_scalar(v):
+    try:
+        return math.lgamma(v)
+    except (ValueError, OverflowError):  # poles at 0, -1, -2, ...: PyTorch gives +inf
+        return math.inf
+
+
+_lgamma_ufunc = np.frompyfunc(_lgamma_scalar, 1, 1)
+_lgamma_arr = special_function(
+    "gammaln", lambda x: _lgamma_ufunc(np.asarray(x, np.float64)).astype(x.dtype))
+
+
+# ---------------------------------------------------------------- digamma / polygamma
+# Bernoulli numbers B_2 .. B_14 for the asymptotic series
+_B2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
+
+
+def _shift_up(x, floor, step):
+    """Move x up by whole steps until it is >= floor, accumulating step(y) for every y passed."""
+    xp = xp_of(x)
+    y, acc = x.copy(), xp.zeros_like(x)
+    while True:
+        low = y < floor
+        if not bool(low.any()):
+            return y, acc
+        acc = acc + xp.where(low, step(xp.where(low, y, 1.0)), 0.0)
+        y = xp.where(low, y + 1.0, y)
+
+
+def _digamma_f64(x):
+    xp = xp_of(x)
+    with _quiet():
+        neg = x < 0.5
+        # reflection: psi(x) = psi(1 - x) - pi / tan(pi x) for x < 1/2
+        y = xp.where(neg, 1.0 - x, x)
+        y, acc = _shift_up(y, 10.0, lambda v: -1.0 / v)            # psi(y) = psi(y + 1) - 1/y
+        inv2 = 1.0 / (y * y)
+        series, p = 0.0, inv2
+        for k, b in enumerate(_B2K, 1):
+            series = series + b / (2 * k) * p
+            p = p * inv2
+        out = acc + xp.log(y) - 0.5 / y - series
+        out = xp.where(neg, out - math.pi / xp.tan(math.pi * x), out)
+        whole = (x <= 0) & (x == xp.floor(x))
+        return xp.where(x == 0, -xp.inf, xp.where(whole, xp.nan, out))
+
+
+def _polygamma_f64(n, x):
+    """psi^(n)(x) = (-1)^(n+1) n! sum_k 1/(x+k)^(n+1), n >= 1: upward recurrence, then the
+    asymptotic series (-1)^(n+1) [(n-1)!/y^n + n!/(2 y^(n+1)) + sum B_2k (2k+n-1)!/(2k)! / y^(2k+n)]."""
+    xp = xp_of(x)
+    sign = -1.0 if n % 2 == 0 else 1.0
+    fact = math.factorial(n)
+    with _quiet():
+        y, acc = _shift_up(x, 15.0 + 2 * n, lambda v: sign * fact / v ** (n + 1))
+        s = math.factorial(n - 1) / y ** n + fact / (2 * y ** (n + 1))
+        for k, b in enumerate(_B2K, 1):
+            s = s + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / y ** (2 * k + n)
+        out = acc + sign * s
+        whole = (x <= 0) & (x == xp.floor(x))
+        return xp.where(whole, xp.inf if n % 2 == 1 else xp.nan, out)
+
+
+def _f64(fn):
+    def run(x):
+        return fn(x.astype(np.float64)).astype(x.dtype, copy=False)
+    return run
+
+
+class Lgamma(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return _lgamma_arr(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * Digamma()(x)
+
+
+class Digamma(Op):
+    save_inputs = (0,)
+
+    def forward(self, x):
+        return _f64(_digamma_f64)(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * Polygamma(1)(x)
+
+
+class Polygamma(Op):
+    save_inputs = (0,)
+
+    def __init__(self, n):
+        self.n = n
+
+    def forward(self, x):
+        return _f64(lambda a: _polygamma_f64(self.n, a))(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * Polygamma(self.n + 1)(x)
+
+
+def lgamma(input):
+    """log |Gamma(input)| elementwise (torch.lgamma)."""
+    return Lgamma()(_float_input("lgamma", input))
+
+
+def digamma(input):
+    """d/dx lgamma(x) (torch.digamma): -inf at 0, NaN at the negative integers."""
+    return Digamma()(_float_input("digamma", input))
+
+
+def polygamma(n, input):
+    """The n-th derivative of digamma (torch.polygamma); n = 0 is digamma."""
+    if not isinstance(n, int) or n < 0:
+        raise RuntimeError(f"polygamma(n, x) does not support negative n (or non-integer n), got n={n!r}")
+    return digamma(input) if n == 0 else Polygamma(n)(_float_input("polygamma", input))
+
+
+def mvlgamma(input, p):
+    """The multivariate log-gamma of dimension p (torch.mvlgamma): sum_j lgamma(x - j/2) + p(p-1)/4 log(pi);
+    every element must exceed (p - 1) / 2."""
+    if not isinstance(p, int) or p < 1:
+        raise RuntimeError(f"mvlgamma(): p has to be greater than or equal to 1, got {p!r}")
+    x = _float_input("mvlgamma", input)
+    if bool((x._data <= (p - 1) / 2).any()):
+        raise RuntimeError(f"mvlgamma(): all elements must be greater than (p-1)/2 = {(p - 1) / 2}")
+    out = lgamma(x)
+    for j in range(1, p):
+        out = out + lgamma(x - j / 2)
+    return out + p * (p - 1) / 4 * math.log(math.pi)
+
+
+__all__ = ["lgamma", "digamma", "polygamma", "mvlgamma"]
