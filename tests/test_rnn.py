@@ -57,7 +57,10 @@ def _compare_module(tm, pm, arrays, device, dtype, call=lambda m, x, *s: m(x, *s
         np.testing.assert_allclose(to_np(a.grad), b.grad.numpy(), **TOL[dtype], err_msg=f"gradient of input {i}")
     for (name, p), (pname, q) in zip(tm.named_parameters(), pm.named_parameters()):
         assert name == pname
-        np.testing.assert_allclose(to_np(p.grad), q.grad.numpy(), **TOL[dtype], err_msg=f"gradient of {name}")
+        # a parameter's gradient sums over batch and time: an entry near 0 amid entries of ~20 carries
+        # their rounding error, so the absolute tolerance scales with the largest entry
+        tol = dict(TOL[dtype], atol=TOL[dtype]["atol"] * max(1.0, float(np.abs(q.grad.numpy()).max())))
+        np.testing.assert_allclose(to_np(p.grad), q.grad.numpy(), **tol, err_msg=f"gradient of {name}")
     return out_t
 
 
