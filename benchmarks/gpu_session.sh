@@ -8,6 +8,7 @@
 #   bash benchmarks/gpu_session.sh suite    # python -m tensorgrad.bench, CPU and GPU        (SUITE_S=150)
 #   bash benchmarks/gpu_session.sh mnist    # examples/mnist_cnn.py on the GPU               (MNIST_S=150)
 #   bash benchmarks/gpu_session.sh cudnn    # the conv tests with cuDNN forced               (CUDNN_S=120)
+#   bash benchmarks/gpu_session.sh amp      # steps and MNIST under autocast + GradScaler    (AMP_S=90, MNIST_S)
 #   bash benchmarks/gpu_session.sh info tests bench mnist
 #
 # TESTS_ARGS replaces the test selection (default: tests). Runs from the checkout with PYTHONPATH=.
@@ -80,6 +81,11 @@ bench)
     carried_wheels  # cuDNN convolutions need the carried frontend wheel
     timeout "${BENCH_S:-120}" python3 benchmarks/device_train_step.py --device cuda --profile \
         --json "$DEST/device-train-step.json" 2>&1 | tee "$DEST/device-train-step.txt" ;;
+amp)
+    carried_wheels  # the same steps under autocast(float16) + GradScaler, both frameworks; then AMP MNIST
+    timeout "${AMP_S:-90}" python3 benchmarks/device_train_step.py --device cuda --amp --backward-batch 0 \
+        --json "$DEST/device-train-step-amp.json" 2>&1 | tee "$DEST/device-train-step-amp.txt"
+    timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda --amp 2>&1 | tee "$DEST/mnist-cnn-cuda-amp.txt" ;;
 suite)
     carried_wheels
     timeout "${SUITE_S:-150}" python3 -m tensorgrad.bench --json "$DEST/bench-suite.json" \
@@ -88,11 +94,11 @@ mnist)
     carried_wheels
     timeout "${MNIST_S:-150}" python3 examples/mnist_cnn.py --device cuda 2>&1 | tee "$DEST/mnist-cnn-cuda.txt" ;;
 *)
-    sed -n '2,17p' "$0"; exit 2 ;;
+    sed -n '2,18p' "$0"; exit 2 ;;
 esac
 }
 
-[ $# -gt 0 ] || { sed -n '2,17p' "$0"; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,18p' "$0"; exit 2; }
 for part in "$@"; do
     t0=$SECONDS
     echo "=== $part"
