@@ -278,3 +278,30 @@ def test_batch_norm_float16_input_with_float32_parameters_stays_float16_as_pytor
     for a, r in zip(out[tg], out[torch]):
         assert str(a.dtype).split(".")[-1] == str(r.dtype).split(".")[-1]
         np.testing.assert_allclose(to_np(a).astype(np.float64), r.detach().double().numpy(), rtol=1e-3, atol=1e-3)
+
+
+@needs_torch
+@pytest.mark.parametrize("kind", ["LSTMCell", "GRUCell", "RNNCell", "LSTM", "GRU"])
+def test_recurrent_layers_and_cells_follow_torch_autocast(kind, device):
+    """CUDA: the cells and layers run in float16 with their state (PyTorch's lower-precision list);
+    CPU: they stay float32 (PyTorch's CPU cells do; its CPU LSTM has no float16 kernel at all)."""
+    if device == "cpu" and kind in ("LSTM", "GRU"):
+        pytest.skip("PyTorch's CPU recurrent layers fail under float16 autocast (oneDNN); nothing to compare")
+    tg.manual_seed(0)
+    ours = getattr(tg.nn, kind)(4, 3).to(device)
+    theirs = getattr(torch.nn, kind)(4, 3).to(device)
+    theirs.load_state_dict({k: torch.tensor(to_np(v)) for k, v in ours.state_dict().items()})
+    x = f32(5, 2, 4) if kind in ("LSTM", "GRU") else f32(2, 4)
+    with tg.autocast(device, dtype=tg.float16):
+        out = ours(tg.tensor(x, device=device))
+    with torch.autocast(device, dtype=torch.float16):
+        ref = theirs(torch.tensor(x, device=device))
+    out, ref = (out[0], ref[0]) if isinstance(out, tuple) else (out, ref)
+    assert str(out.dtype).split(".")[-1] == str(ref.dtype).split(".")[-1]
+    np.testing.assert_allclose(to_np(out).astype(np.float64), ref.detach().cpu().double().numpy(), atol=2e-2)
+
+
+def test_recurrent_policies_are_cuda_lower_precision():
+    from tensorgrad.ops import rnn
+    for fn in (rnn.recurrent_layer, rnn.lstm_cell, rnn.gru_cell, rnn.rnn_cell):
+        assert fn.autocast_policy == {"cuda": "lower", "cpu": None}

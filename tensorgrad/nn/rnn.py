@@ -15,8 +15,7 @@ import numbers
 import warnings
 
 from .. import creation
-from ..ops.linalg import linear
-from ..ops.rnn import GRUStep, LSTMStep, recurrent_layer
+from ..ops.rnn import gru_cell, lstm_cell, recurrent_layer, rnn_cell
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import functional as F
@@ -349,8 +348,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, (hx,), ("hx",))
-        z = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
-        out = z.tanh() if self.nonlinearity == "tanh" else z.relu()
+        out = rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
         return out.squeeze(0) if unbatched else out
 
 
@@ -364,8 +362,7 @@ class LSTMCell(RNNCellBase):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"{self._name()}: hx must be a tuple (h, c) of two Tensors, got {type(hx).__name__}")
         x, (h, c), unbatched = self._prepare(input, (None, None) if hx is None else tuple(hx), ("hx[0]", "hx[1]"))
-        z = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
-        h, c = LSTMStep()(z, c)
+        h, c = lstm_cell(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
@@ -377,7 +374,7 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, (hx,), ("hx",))
-        out = GRUStep()(linear(x, self.weight_ih, self.bias_ih), linear(h, self.weight_hh, self.bias_hh), h)
+        out = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         return out.squeeze(0) if unbatched else out
 
 

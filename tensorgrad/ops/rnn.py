@@ -28,10 +28,12 @@ tests hold the fused ops to.
 """
 from __future__ import annotations
 
+from .. import autocast_mode as _autocast
 from ..fused import rnn_cells, rnn_seq
 from ..autograd import grad_mode
 from ..autograd.function import Op
 from ..backend import xp_of
+from .linalg import linear
 from .shape import cat
 
 
@@ -296,6 +298,7 @@ class RecurrentLayer(Op):
         return tuple(None if a is None else _wrap(a) for a in grads)
 
 
+@_autocast.policy(cuda="lower")  # PyTorch's CUDA autocast runs the recurrent layers in float16
 def recurrent_layer(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=False, batch_sizes=None):
     """Run RecurrentLayer; returns (y, h_n, c_n) with c_n None for RNN and GRU."""
     op = RecurrentLayer(mode, reverse, batch_sizes)
@@ -304,5 +307,26 @@ def recurrent_layer(mode, x, h0, c0, w_ih, w_hh, b_ih=None, b_hh=None, reverse=F
     return out if mode == "LSTM" else (out[0], out[1], None)
 
 
+# One step of each cell, as the cell modules run it (torch's lstm_cell / gru_cell / rnn_*_cell);
+# whole functions so that CUDA autocast casts the state along with the input, as PyTorch does.
+@_autocast.policy(cuda="lower")
+def lstm_cell(input, hx, cx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """(h', c') of one LSTM step, gates i, f, g, o; the pointwise part is one fused op."""
+    return LSTMStep()(linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh), cx)
+
+
+@_autocast.policy(cuda="lower")
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """h' of one GRU step, gates r, z, n; the pointwise part is one fused op."""
+    return GRUStep()(linear(input, w_ih, b_ih), linear(hx, w_hh, b_hh), hx)
+
+
+@_autocast.policy(cuda="lower")
+def rnn_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """h' = tanh (or relu)(input W_ih^T + b_ih + hx W_hh^T + b_hh)."""
+    z = linear(input, w_ih, b_ih) + linear(hx, w_hh, b_hh)
+    return z.tanh() if nonlinearity == "tanh" else z.relu()
+
+
 __all__ = ["lstm_step_composed", "gru_step_composed", "LSTMStep", "GRUStep", "RecurrentLayer",
-           "recurrent_layer"]
+           "recurrent_layer", "lstm_cell", "gru_cell", "rnn_cell"]
