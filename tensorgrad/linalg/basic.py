@@ -1,18 +1,17 @@
-"""tensorgrad.linalg: torch.linalg's norms, inverse, determinants and solve, batched over leading
-dims, on NumPy or CuPy (their linalg modules), differentiable (backwards in tensor ops, so second
-derivatives work). cholesky and solve_triangular are the only decompositions/solvers of their kind
-here (svd, qr, eigh are not implemented).
-"""
+"""torch.linalg's norms, inverse, determinants, solve, cholesky and solve_triangular, batched over
+leading dims, on NumPy or CuPy (their linalg modules), differentiable (backwards in tensor ops, so
+second derivatives work)."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from .autograd.function import Op
-from .backend import xp_of
-from .ops._util import check_tensor, wrap_dim
-from .ops.reduce import norm as _norm
+from .. import autocast_mode as _autocast
+from ..autograd.function import Op
+from ..backend import xp_of
+from ..ops._util import check_tensor, wrap_dim
+from ..ops.reduce import norm as _norm
 
 
 def _square(op, a):
@@ -45,9 +44,11 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
         A = A.to(dtype)
     if ord == "fro":
         return _norm(A, 2, (d0, d1), keepdim)
-    if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values (an SVD), which tensorgrad "
-                                  f"does not implement; use 'fro', 1, -1, inf or -inf")
+    if ord in ("nuc", 2, -2):  # from the singular values of the matrices moved to the last two dims
+        from .decomp import svdvals
+        s = svdvals(A.movedim((d0, d1), (-2, -1)))
+        out = s.sum(-1) if ord == "nuc" else s.amax(-1) if ord == 2 else s.amin(-1)
+        return out.unsqueeze(min(d0, d1)).unsqueeze(max(d0, d1)) if keepdim else out
     if ord in (1, -1, math.inf, -math.inf):
         summed_dim, kept_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)
         sums = A.abs().sum(summed_dim, keepdim=True)
@@ -85,6 +86,7 @@ class Inv(Op):
         return -(t @ grad @ t)
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def inv(A):
     """The inverse of each square matrix of A (a LinAlgError-like RuntimeError when singular)."""
     _square("inv", A)
@@ -109,6 +111,7 @@ class _LogAbsDet(Op):
         return g_logabs.unsqueeze(-1).unsqueeze(-1) * _mT(inv(a))
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def slogdet(A):
     """(sign, logabsdet) of each square matrix of A, as a named pair."""
     _square("slogdet", A)
@@ -117,6 +120,7 @@ def slogdet(A):
     return namedtuple("slogdet", ["sign", "logabsdet"])(sign.detach(), logabs)
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def det(A):
     """The determinant of each square matrix of A (differentiable where A is invertible)."""
     _square("det", A)
@@ -140,6 +144,7 @@ class Solve(Op):
         return ga, gb
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def solve(A, B, *, left=True):
     """X with A X = B (left=True) or X A = B, A square (batched), B a matrix or a vector."""
     _square("solve", A)
@@ -196,6 +201,7 @@ class SolveTriangular(Op):
         return ga, gb
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
     """X with A X = B (left) or X A = B, A upper or lower triangular (the other triangle is not
     read; with unitriangular the diagonal is taken as ones). Batch dims broadcast."""
@@ -254,6 +260,7 @@ def _not_positive_definite(a):
     return None
 
 
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def cholesky(A, *, upper=False):
     """The Cholesky factor of each symmetric positive-definite matrix of A: L lower with A = L L^T
     (upper=True: U = L^T with A = U^T U). Only the lower triangle of A is read."""
