@@ -35,6 +35,9 @@ from .ops.search import *  # noqa: F401,F403
 from .ops.scatter_extra import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
 from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg  # noqa: E402
+# torch's older top-level forms: svd/qr (some=True, V not Vh), pinverse, cross (first size-3 dim)
+from .linalg.decomp import pinverse, svd_legacy as svd, qr_legacy as qr  # noqa: E402,F401
+from .linalg.matfn import matrix_exp, matrix_power, cross_legacy as cross  # noqa: E402,F401
 from . import amp  # noqa: E402
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...

@@ -944,3 +944,6 @@ def _polygamma_method(self, n):
 
 
 Tensor.polygamma = _polygamma_method
+from .linalg import decomp as _ld, matfn as _lm  # noqa: E402
+Tensor.pinverse, Tensor.svd, Tensor.qr = _ld.pinverse, _ld.svd_legacy, _ld.qr_legacy
+Tensor.matrix_exp, Tensor.matrix_power, Tensor.cross = _lm.matrix_exp, _lm.matrix_power, _lm.cross_legacy
