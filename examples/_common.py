@@ -51,7 +51,7 @@ def train_epoch(model, loader, optimizer, device, epoch: int, batch_scheduler=No
     for i, (x, y) in enumerate(bar):
         x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
-        with tg.autocast(tg.device(device).type, dtype=tg.float16, enabled=scaler is not None):
+        with tg.autocast(tg.device(device).type, dtype=tg.float16, enabled=scaler is not None and scaler.is_enabled()):
             out = model(x)
             loss = F.cross_entropy(out, y, label_smoothing=label_smoothing) if label_smoothing else F.nll_loss(out, y)
         if scaler is None:

@@ -100,6 +100,8 @@ class GradScaler:
         """unscale_ if not yet done, then optimizer.step() unless a gradient was inf or NaN."""
         if not self._enabled:
             return optimizer.step(*args, **kwargs)
+        if "closure" in kwargs:
+            raise RuntimeError("Closure use is not currently supported if GradScaler is enabled.")
         st = self._state(optimizer)
         if st["stepped"]:
             raise RuntimeError("step() has already been called since the last update().")
@@ -117,7 +119,10 @@ class GradScaler:
         if new_scale is not None:
             self._scale = float(new_scale.item() if isinstance(new_scale, Tensor) else new_scale)
         else:
-            found = any(st["found_inf"] is not None and bool(st["found_inf"]) for st in self._per_optimizer.values())
+            checks = [st["found_inf"] for st in self._per_optimizer.values() if st["found_inf"] is not None]
+            if not checks:  # as PyTorch: an update without an unscale_/step would grow the scale blindly
+                raise AssertionError("No inf checks were recorded prior to update.")
+            found = any(bool(f) for f in checks)
             if found:
                 self._scale *= self._backoff_factor
                 self._growth_tracker = 0

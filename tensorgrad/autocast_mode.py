@@ -7,6 +7,11 @@ that device type before it runs, as PyTorch's autocast does:
 - "float32": float16 arguments to float32: losses, and on CUDA also softmax, exp, log, sum, norms...
 - "promote": every floating argument to the widest dtype among them.
 - "banned":  raises (binary_cross_entropy on CUDA: unsafe in float16; use the with_logits form).
+- "native":  no cast, but nothing inside autocasts (ops that are one kernel in PyTorch but composed
+             of autocasting ops here, e.g. avg_pool2d's sum).
+
+As in PyTorch, an op with a policy runs its body with autocast off, so its inner calls do not cast
+again (tensordot's mm stays in the promoted dtype).
 
 float64 tensors are never cast, and ops without a policy run on what they get (ReLU, pooling,
 dropout, batch_norm). The casts are ordinary differentiable ops, so each gradient comes back in
@@ -141,6 +146,8 @@ def is_active() -> bool:
 
 def snapshot():
     """This thread's autocast settings, for a recomputation to run under them (utils.checkpoint)."""
+    if _state.suspended:
+        return {k: None for k in _state.dtype}, _state.cache_enabled
     return dict(_state.dtype), _state.cache_enabled
 
 
@@ -198,8 +205,13 @@ def _autocast_call(fn, policies, args, kwargs):
     device_type = "cuda" if first.is_cuda else "cpu"
     fast = _state.dtype[device_type]
     kind = policies[device_type]
-    if fast is None or kind is None:
+    if fast is None:
         return fn(*args, **kwargs)
+    if kind is None or kind == "native":  # "native": one op in PyTorch, so nothing inside it autocasts
+        if kind is None:
+            return fn(*args, **kwargs)
+        with autocast_suspended():
+            return fn(*args, **kwargs)
     if kind == "banned":
         raise RuntimeError(
             f"{fn.__name__} is unsafe to autocast (float16 may not represent its result). Use "
@@ -209,9 +221,12 @@ def _autocast_call(fn, policies, args, kwargs):
         target = fast
     elif kind == "float32":
         target = np.dtype(np.float32)
-    else:  # promote: the widest floating dtype among the arguments
+    else:  # promote: the widest floating dtype among the arguments (none floating: nothing to cast)
         floats = [a._data.dtype for a in (*args, *kwargs.values())
                   if isinstance(a, Tensor) and a._data.dtype.kind == "f"]
+        if not floats:
+            with autocast_suspended():
+                return fn(*args, **kwargs)
         target = max(floats, key=lambda d: d.itemsize)
 
     def cast(a):
@@ -221,7 +236,9 @@ def _autocast_call(fn, policies, args, kwargs):
         if dt.kind != "f" or dt == target or dt == np.float64 or a.is_cuda != (device_type == "cuda"):
             return a
         return _cached_cast(a, target)
-    return fn(*[cast(a) for a in args], **{k: cast(v) for k, v in kwargs.items()})
+    args, kwargs = [cast(a) for a in args], {k: cast(v) for k, v in kwargs.items()}
+    with autocast_suspended():  # as PyTorch's wrappers: the op's own inner calls do not autocast again
+        return fn(*args, **kwargs)
 
 
 def _cached_cast(t, dtype):
@@ -250,8 +267,16 @@ def custom_fwd(fwd=None, *, device_type="cuda", cast_inputs=None):
             return fwd(*args, **kwargs)
         from .tensor import Tensor
 
-        def cast(a):
-            return a.to(cast_inputs) if isinstance(a, Tensor) and a.is_floating_point() else a
+        def cast(a):  # as PyTorch: floating tensors on device_type but float64, inside containers too
+            if isinstance(a, Tensor):
+                on_device = a.is_cuda == (device_type == "cuda")
+                eligible = a.is_floating_point() and a._data.dtype != np.float64 and on_device
+                return a.to(cast_inputs) if eligible else a
+            if isinstance(a, (list, tuple)):
+                return type(a)(cast(v) for v in a)
+            if isinstance(a, dict):
+                return {k: cast(v) for k, v in a.items()}
+            return a
         with autocast_suspended():
             return fwd(*[cast(a) for a in args], **{k: cast(v) for k, v in kwargs.items()})
     return forward

@@ -101,3 +101,16 @@ def test_float16_gradients_unscale_at_large_scales():
     s._scale = 2.0 ** 14 * 2 ** 11
     s.unscale_(opt)
     assert w.grad.item() == pytest.approx(3.0 / 2 ** 11, rel=1e-3) and w.grad.item() != 0
+
+
+@needs_torch
+def test_update_without_a_step_and_a_closure_raise_as_pytorch():
+    for m in (tg, torch):
+        w = m.ones(1, requires_grad=True) if m is tg else torch.ones(1, requires_grad=True)
+        opt = m.optim.SGD([w], lr=0.1)
+        s = m.amp.GradScaler("cpu")
+        s.scale((w * 2).sum()).backward()
+        with pytest.raises(AssertionError, match="No inf checks were recorded prior to update"):
+            s.update()  # no unscale_/step since the scale: nothing says whether to grow or back off
+        with pytest.raises(RuntimeError, match="Closure use is not currently supported"):
+            s.step(opt, closure=lambda: None)

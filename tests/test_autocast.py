@@ -61,6 +61,9 @@ OPS = {
     "pow": (lambda m, F, a: a ** 2, lambda: [f32(4, 3)]),
     "layer_norm": (lambda m, F, a: F.layer_norm(a, (3,)), lambda: [f32(4, 3)]),
     "relu": (lambda m, F, a: F.relu(a), lambda: [f32(4, 3)]),
+    "einsum": (lambda m, F, a, b: m.einsum("ij,jk->ik", a, b), lambda: [f32(4, 5), f32(5, 3)]),
+    "linalg.solve": (lambda m, F, a, b: m.linalg.solve(a + 4 * m.eye(4, device=a.device), b),
+                     lambda: [f32(4, 4), f32(4, 2)]),
     "add": (lambda m, F, a, b: a + b, lambda: [f32(4, 3), f32(4, 3)]),
 }
 
@@ -305,3 +308,67 @@ def test_recurrent_policies_are_cuda_lower_precision():
     from tensorgrad.ops import rnn
     for fn in (rnn.recurrent_layer, rnn.lstm_cell, rnn.gru_cell, rnn.rnn_cell):
         assert fn.autocast_policy == {"cuda": "lower", "cpu": None}
+
+
+@needs_torch
+@pytest.mark.parametrize("norm", ["layer_norm", "group_norm", "instance_norm"])
+def test_float16_norms_compute_in_float32_like_pytorch(norm):
+    """A float16 LayerNorm's backward through rsqrt overflowed to inf (PyTorch's kernel accumulates
+    in float32, its gradient stays finite): a GradScaler then skipped every step."""
+    x = np.zeros((1, 16), np.float16)
+    x[0, [2, 5, 8, 12, 14, 15]] = [0.356, 0.0726, 0.346, 0.2537, 0.0148, 0.1683]
+    g = np.array([[632, -768, 880, 418, -1143, -290, 188, 612, -149, -120, -16, -998, 710, -137, 147, 952]],
+                 np.float16)
+    shape = {"layer_norm": (1, 16), "group_norm": (1, 4, 4), "instance_norm": (1, 2, 8)}[norm]
+    call = {"layer_norm": lambda Fm, t, w: Fm.layer_norm(t, (shape[-1],), w),
+            "group_norm": lambda Fm, t, w: Fm.group_norm(t, 2, w),
+            "instance_norm": lambda Fm, t, w: Fm.instance_norm(t, weight=w)}[norm]
+    wlen = {"layer_norm": 16, "group_norm": 4, "instance_norm": 2}[norm]
+    res = {}
+    for m, Fm in ((tg, F), (torch, torch.nn.functional)):
+        t = m.tensor(x.reshape(shape), requires_grad=True)
+        w = m.ones(wlen)  # float32 weight, float16 data: PyTorch's mixed form, output float16
+        y = call(Fm, t, w)
+        y.backward(m.tensor(g.reshape(shape)))
+        res[m] = (y, t.grad)
+    for a, b in zip(res[tg], res[torch]):
+        assert str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1] == "float16"
+        assert np.isfinite(to_np(a).astype(np.float64)).all()
+        np.testing.assert_allclose(to_np(a).astype(np.float64), b.detach().double().numpy(), rtol=2e-2, atol=2e-2)
+
+
+def test_an_op_runs_its_body_without_autocast_and_promote_without_floats_passes_through():
+    """PyTorch's wrappers turn autocast off inside the op: a promoting tensordot keeps its inner mm in
+    the promoted dtype. And a promoting op on integer tensors only has nothing to cast."""
+    from tensorgrad import autocast_mode
+    promoting_tensordot = autocast_mode.policy(cuda="promote", cpu="promote")(tg.tensordot)
+    promoting_scatter_add = autocast_mode.policy(cuda="promote", cpu="promote")(tg.scatter_add)
+    a, b = tg.randn(3, 4), tg.randn(4, 2)
+    with tg.autocast("cpu", dtype=tg.float16):
+        assert promoting_tensordot(a, b, 1).dtype == tg.float32  # the inner mm did not lower
+        assert (a @ b).dtype == tg.float16
+        out = promoting_scatter_add(tg.zeros(5, dtype=tg.int64), 0, tg.tensor([0, 1, 1]),
+                                    tg.ones(3, dtype=tg.int64))
+    assert out.tolist() == [1, 2, 0, 0, 0]
+    for fn in (F.avg_pool2d, F.logsigmoid, F.mish, F.instance_norm):
+        assert fn.autocast_policy == {"cuda": "native", "cpu": "native"}
+
+
+def test_custom_fwd_leaves_float64_and_the_other_device_alone_and_looks_into_containers():
+    @tg.amp.custom_fwd(device_type="cpu", cast_inputs=tg.float16)
+    def forward(a, pair):
+        return a, pair
+
+    a64, h = tg.randn(2, dtype=tg.float64), tg.randn(2)
+    with tg.autocast("cpu", dtype=tg.float16):
+        a, (p, q) = forward(a64, [h, {"k": h}][0:1] + [h])
+    assert a.dtype == tg.float64 and p.dtype == q.dtype == tg.float16
+
+
+def test_batch_norm_float16_input_keeps_float16_in_train_and_eval():
+    bn = tg.nn.BatchNorm1d(3)
+    bn.weight.data, bn.bias.data = bn.weight.data.half(), bn.bias.data.half()  # float32 running stats stay
+    x = tg.randn(4, 3).half()
+    assert bn(x).dtype == tg.float16
+    bn.eval()
+    assert bn(x).dtype == tg.float16

@@ -57,6 +57,7 @@ def hardswish(input, inplace=False):
     return input * relu6(input + 3) / 6
 
 
+@_autocast.policy(cuda="native", cpu="native")  # one kernel in PyTorch
 def mish(input, inplace=False):
     """x * tanh(softplus(x))."""
     _check("mish", input)
@@ -99,6 +100,7 @@ def glu(input, dim=-1):
     return a * sigmoid(b)
 
 
+@_autocast.policy(cuda="native", cpu="native")  # one kernel in PyTorch
 def logsigmoid(input):
     """log(sigmoid(x)) = -softplus(-x), without overflow."""
     _check("logsigmoid", input)

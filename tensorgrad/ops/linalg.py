@@ -355,6 +355,7 @@ def _from_sublists(args):
     return eq, tuple(args[0:2 * n:2])
 
 
+@_autocast.policy(cuda="lower", cpu="lower")
 def einsum(equation, *operands):
     """Einstein summation, torch.einsum's rules: implicit or explicit ('->') output, repeated
     subscripts (diagonals, traces), '...' for broadcast dims, size-1 dims broadcasting; operands

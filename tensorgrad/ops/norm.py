@@ -186,8 +186,8 @@ def _bn_out_dtype(input, others):
     """PyTorch's mixed precision: a float16 input with float32 parameters and statistics (autocast's
     conv output into a float32 BatchNorm) stays float16; other mixes promote, as composed ops would."""
     dt = input._data.dtype
-    if dt == np.float16 and others and all(t._data.dtype == np.float32 for t in others):
-        return dt
+    if dt == np.float16 and others and all(t._data.dtype in (np.float16, np.float32) for t in others):
+        return dt  # (in training and eval alike, whatever mix of the two the parameters and stats are)
     return np.result_type(dt, *[t._data.dtype for t in others])
 
 
@@ -197,6 +197,18 @@ def _flat(t):
 
 
 # ---------------------------------------------------------------- layer_norm
+def _widen_half(input, *params):
+    """float16 data normalized in float32, as PyTorch's norm kernels accumulate: in float16 the
+    backward through rsqrt(var + eps) overflows to inf. Returns the tensors to compute with and the
+    dtype to give the output (float16, also with float32 parameters, as PyTorch), or None."""
+    if input._data.dtype != np.float16 or any(p is not None and p._data.dtype == np.float64 for p in params):
+        return input, params, None
+
+    def up(t):
+        return t if t is None or t._data.dtype != np.float16 else t.to(dtypes.float32)
+    return up(input), tuple(up(p) for p in params), dtypes.float16
+
+
 @_autocast.policy(cuda="float32")
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
@@ -215,6 +227,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
                                f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}")
     dims = tuple(range(len(shape) - k, len(shape)))
+    input, (weight, bias), back = _widen_half(input, weight, bias)
     m = mean(input, dims, True)
     v = var(input, dims, keepdim=True, correction=0)
     out = (input - m) * rsqrt(v + eps)
@@ -222,10 +235,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
         out = out * weight
     if bias is not None:
         out = out + bias
-    return out
+    return out if back is None else out.to(back)
 
 
 # ---------------------------------------------------------------- instance_norm
+@_autocast.policy(cuda="native", cpu="native")  # one kernel in PyTorch
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
                   momentum=0.1, eps=1e-5):
     """Normalize each (sample, channel) of an (N, C, *) input over its remaining dims (group_norm
@@ -245,10 +259,12 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise ValueError("Expected running_mean and running_var to be defined when use_input_stats is false")
-        out = (input - reshape(running_mean, stat_shape)) * rsqrt(reshape(running_var, stat_shape) + eps)
+        x, (weight, bias), back = _widen_half(input, weight, bias)
+        out = (x - reshape(running_mean, stat_shape)) * rsqrt(reshape(running_var, stat_shape) + eps)
         if weight is not None:
             out = out * reshape(weight, stat_shape)
-        return out + reshape(bias, stat_shape) if bias is not None else out
+        out = out + reshape(bias, stat_shape) if bias is not None else out
+        return out if back is None else out.to(back)
     if running_mean is not None and running_var is not None:
         from ..autograd import grad_mode
         dims = tuple(range(2, len(shape)))
@@ -277,6 +293,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in "
                                f"input, but got {name} of shape {list(t.shape)} and input of shape {list(shape)}")
     n = shape[0]
+    input, (weight, bias), back = _widen_half(input, weight, bias)
     g = reshape(input, (n, num_groups, -1))
     m = mean(g, (2,), True)
     v = var(g, (2,), keepdim=True, correction=0)
@@ -286,7 +303,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
         out = out * reshape(weight, stat_shape)
     if bias is not None:
         out = out + reshape(bias, stat_shape)
-    return out
+    return out if back is None else out.to(back)
 
 
 # ---------------------------------------------------------------- embedding

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autocast_mode as _autocast
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..fused import pool as fused_pool
@@ -138,6 +139,7 @@ def _counts(size, k, s, p, out, include_pad):
     return np.minimum(end, size) - np.maximum(start, 0)
 
 
+@_autocast.policy(cuda="native", cpu="native")  # one kernel in PyTorch
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """2-D average pooling over (N, C, H, W) or unbatched (C, H, W) input, PyTorch's divisors."""

@@ -616,6 +616,7 @@ class LogSumExp(Op):
         return _keep(grad, shape, dims, keep) * (x - _keep(y, shape, dims, keep)).exp()
 
 
+@_autocast.policy(cuda="float32")
 def logsumexp(input, dim, keepdim=False):
     check_tensor("logsumexp", input)
     if dim is None:

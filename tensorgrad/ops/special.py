@@ -133,7 +133,7 @@ erf, erfc, erfinv = _unary("erf", Erf), _unary("erfc", Erfc), _unary("erfinv", E
 sinh, cosh = _unary("sinh", Sinh), _unary("cosh", Cosh)
 asin, acos, atan = _unary("asin", Asin), _unary("acos", Acos), _unary("atan", Atan)
 # CUDA autocast runs these in float32, as PyTorch
-sinh, cosh, asin, acos = (_autocast.policy(cuda="float32")(f) for f in (sinh, cosh, asin, acos))
+sinh, cosh, asin, acos, erfinv = (_autocast.policy(cuda="float32")(f) for f in (sinh, cosh, asin, acos, erfinv))
 asinh, acosh, atanh = _unary("asinh", Asinh), _unary("acosh", Acosh), _unary("atanh", Atanh)
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 
