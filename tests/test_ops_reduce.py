@@ -439,12 +439,14 @@ def test_norm_dtype_and_fro_dims(device):
     assert out.dtype == tg.float64
     check_torch(lambda m, t: m.norm(t, "fro", (0, 1), True), [rand(2, 3)], device)
     check_torch(lambda m, t: t.norm("fro", 1), [rand(2, 3)], device)
+    check_torch(lambda m, t: m.norm(t, "nuc"), [rand(3, 4)], device)
+    check_torch(lambda m, t: t.norm("nuc", (0, 2), True), [rand(3, 2, 4)], device)
 
 
 def test_norm_errors(device):
     x = to_tg(rand(2, 3), device)
-    with pytest.raises(NotImplementedError, match="nuc"):
-        tg.norm(x, "nuc")
+    with pytest.raises(RuntimeError, match="dim must be a 2-tuple. Got 0 1 2"):
+        tg.norm(to_tg(rand(2, 3, 4), device), "nuc")
     with pytest.raises(RuntimeError, match="Order abc not supported"):
         tg.norm(x, "abc")
     with pytest.raises(RuntimeError, match="dim must be a 2-tuple"):

@@ -551,9 +551,14 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
                 raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
                                    f"{' '.join(str(d) for d in dim)}")
             p = 2
-        elif p == "nuc":
-            raise NotImplementedError("norm(): the nuclear norm (p='nuc') needs an SVD, which tensorgrad "
-                                      "does not implement; use p='fro' or a number")
+        elif p == "nuc":  # the sum of singular values: linalg's matrix_norm over dim (default: the only two)
+            from ..linalg import matrix_norm
+            nd = input._data.ndim
+            if dim is None and nd != 2 or dim is not None and (dim.__class__ not in (tuple, list) or len(dim) != 2):
+                got = " ".join(str(d) for d in (range(nd) if dim is None else (
+                    dim if dim.__class__ in (tuple, list) else (dim,))))
+                raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got {got}")
+            return matrix_norm(input, "nuc", (0, 1) if dim is None else tuple(dim), keepdim, dtype=dtype)
         else:
             raise RuntimeError(f"linalg.matrix_norm: Order {p} not supported.")
     elif p is None:
