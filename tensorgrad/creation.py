@@ -250,11 +250,55 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
         raise TypeError(f"linspace(): argument 'steps' must be int, not {type(steps).__name__}")
     if steps < 0:
         raise RuntimeError(f"linspace(): number of steps must be non-negative, got {steps}")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
     dev = _device(device)
     xp = backend.xp_for(dev)
     with backend.device_context(dev):
-        arr = xp.linspace(start, end, int(steps), dtype=np.float64).astype(_np_dtype(dtype), copy=False)
+        arr = _linspace_array(xp, start, end, int(steps), _np_dtype(dtype))
     return _leaf(arr, requires_grad)
+
+
+def _fma64(a, b, c):
+    """a + b * c rounded once, in float64 (error-free product and sum, then one rounding): PyTorch's
+    CPU kernel contracts its linspace to a fused multiply-add."""
+    def split(v):
+        t = 134217729.0 * v  # 2**27 + 1: Dekker's split into two 26-bit halves
+        hi = t - (t - v)
+        return hi, v - hi
+    p = b * c
+    (bh, bl), (ch, cl) = split(b), split(c)
+    p_err = ((bh * ch - p) + bh * cl + bl * ch) + bl * cl
+    r = a + p
+    bv = r - a
+    s_err = (a - (r - bv)) + (p - bv)
+    return r + (s_err + p_err)
+
+
+def _linspace_array(xp, start, end, n: int, dtype):
+    """PyTorch's linspace, value for value: step = (end - start) / (n - 1) in the output dtype, the
+    first half counted up from start and the second half down from end, so both ends are exact."""
+    if n == 1:
+        return xp.full(1, start, dtype=dtype)
+    i = xp.arange(n, dtype=np.float64)
+    from_end = xp.arange(n - 1, -1, -1, dtype=np.float64)
+    first_half = i < n // 2
+    if dtype == np.float16:  # every operation rounds to half, as c10::Half's operators
+        h = np.float16
+        s, e = h(start), h(end)
+        step = (h(e - s) / h(n - 1)).astype(h)
+        up = (s + (step * i.astype(h)).astype(h)).astype(h)
+        down = (e - (step * from_end.astype(h)).astype(h)).astype(h)
+        return xp.where(first_half, up, down)
+    if dtype == np.float32:  # float32 operands; a float32 product is exact in float64, so one rounding
+        s, e = np.float32(start), np.float32(end)
+        step = np.float64((e - s) / np.float32(n - 1))
+        up, down = np.float64(s) + step * i, np.float64(e) - step * from_end
+        return xp.where(first_half, up, down).astype(dtype)
+    # float64; integer dtypes truncate start and end first, count in float64 and truncate again
+    s, e = (float(start), float(end)) if dtype == np.float64 else (float(int(start)), float(int(end)))
+    step = (e - s) / (n - 1)
+    out = xp.where(first_half, _fma64(s, step, i), _fma64(e, -step, from_end))
+    return out if dtype == np.float64 else out.astype(dtype)
 
 
 def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):

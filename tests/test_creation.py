@@ -272,7 +272,23 @@ def test_linspace_matches_torch(args, dtype):
     t = tg.linspace(*args, dtype=getattr(tg, dtype) if dtype else None)
     p = torch.linspace(*args, dtype=getattr(torch, dtype) if dtype else None)
     assert tuple(t.shape) == tuple(p.shape) and t.dtype.name == tname(p.dtype)
-    np.testing.assert_allclose(t.numpy().astype(np.float64), p.numpy().astype(np.float64), rtol=1e-3, atol=1e-6)
+    np.testing.assert_array_equal(t.numpy(), p.numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int32", "int64"])
+def test_linspace_is_torchs_value_for_value(dtype):
+    """PyTorch counts up from start over the first half and down from end over the second, rounding as
+    its dtype's arithmetic does; grids built from linspace (affine_grid) depend on the last bit."""
+    for n in list(range(2, 40)) + [100, 257, 1000, 4097]:
+        for a, b in [(-1, 1), (0.1, 3.7), (-5, 2), (1e3, 1e3 + 1), (0.3, -0.7), (-7, 13)]:
+            t = tg.linspace(a, b, n, dtype=getattr(tg, dtype)).numpy()
+            p = torch.linspace(a, b, n, dtype=getattr(torch, dtype)).numpy()
+            np.testing.assert_array_equal(t, p, err_msg=f"linspace({a}, {b}, {n}, dtype={dtype})")
+
+
+def test_linspace_takes_zero_dim_tensors():
+    np.testing.assert_array_equal(tg.linspace(tg.tensor(0.0), tg.tensor(1.0), 3).numpy(), [0, 0.5, 1])
 
 
 # ---------------------------------------------------------------- random

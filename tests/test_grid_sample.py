@@ -164,6 +164,39 @@ def test_spatial_transformer_pipeline_matches_torch(device):
                 [x, theta], device)
 
 
+
+@needs_torch
+@pytest.mark.parametrize("padding_mode", PADDINGS)
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_identity_theta_gradient_at_the_borders_matches_torch(padding_mode, align_corners, dtype):
+    """An identity theta puts grid points exactly on the border pixels' centres (align_corners) or
+    half a pixel inside them: PyTorch clips with a zero slope at the end points themselves, and its
+    float32 grid comes from its own linspace rounding, so theta's gradient depends on both."""
+    img = (np.arange(16, dtype=dtype) ** 2).reshape(1, 1, 4, 4)
+    theta = np.eye(2, 3, dtype=dtype)[None]
+    grads = []
+    for m in (tg, torch):
+        t = m.tensor(theta, requires_grad=True)
+        out = _gs(m, m.tensor(img), _ag(m, t, (1, 1, 4, 4), align_corners=align_corners),
+                  padding_mode=padding_mode, align_corners=align_corners)
+        out.sum().backward()
+        np.testing.assert_allclose(np.asarray(out.detach().numpy()), img, atol=1e-4)
+        grads.append(t.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-4)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_affine_grid_identity_is_torchs_bit_for_bit(dtype):
+    for size in [(1, 1, 3, 7), (1, 1, 10, 33), (1, 1, 5, 6, 7)]:
+        for ac in (False, True):
+            k = len(size) - 2
+            theta = np.eye(k, k + 1, dtype=dtype)[None]
+            ours = affine_grid(tg.tensor(theta), size, align_corners=ac).numpy()
+            ref = torch.nn.functional.affine_grid(torch.tensor(theta), size, align_corners=ac).numpy()
+            np.testing.assert_array_equal(ours, ref)
+
 @needs_torch
 def test_align_corners_none_warns_like_torch():
     x, g, theta = tg.zeros(1, 1, 2, 2), tg.zeros(1, 2, 2, 2), tg.zeros(1, 2, 3)

@@ -53,12 +53,16 @@ def _align(align_corners) -> bool:
 
 
 # ---------------------------------------------------------------- affine_grid
-def _base_coords(n: int, align_corners: bool) -> np.ndarray:
-    """n pixel centres in [-1, 1] (corner pixels' centres at -1 and 1 when align_corners); 0 when n == 1."""
+def _base_coords(n: int, align_corners: bool, dtype) -> np.ndarray:
+    """n pixel centres in [-1, 1] (corner pixels' centres at -1 and 1 when align_corners); 0 when n == 1.
+    Built in theta's dtype with PyTorch's linspace and rounding steps, so the grid matches it bit for bit."""
     if n <= 1:
-        return np.zeros(1)
-    r = np.linspace(-1.0, 1.0, n)
-    return r if align_corners else r * ((n - 1) / n)
+        return np.zeros(1, dtype)
+    from ..creation import _linspace_array
+    r = _linspace_array(np, -1.0, 1.0, n, dtype)
+    if align_corners:
+        return r
+    return ((r * dtype.type(n - 1)).astype(dtype) / dtype.type(n)).astype(dtype)
 
 
 def affine_grid(theta, size, align_corners=None):
@@ -87,11 +91,12 @@ def affine_grid(theta, size, align_corners=None):
                       "of affine_grid for details.", UserWarning, stacklevel=2)
     # homogeneous base coordinates (*spatial, k + 1): x varies along the last dim, then y, then z
     spatial = size[2:]
-    axes = [_base_coords(n, align_corners) for n in spatial[::-1]]  # x (W), y (H)[, z (D)]
+    dtype = theta._data.dtype
+    axes = [_base_coords(n, align_corners, dtype) for n in spatial[::-1]]  # x (W), y (H)[, z (D)]
     mesh = np.meshgrid(*axes[::-1], indexing="ij")               # each of shape `spatial`
-    base = np.stack(list(mesh[::-1]) + [np.ones(spatial)], axis=-1).reshape(-1, k + 1)
+    base = np.stack(list(mesh[::-1]) + [np.ones(spatial, dtype)], axis=-1).reshape(-1, k + 1)
     from ..creation import tensor as _tensor
-    base = _tensor(base.astype(theta._data.dtype), device=theta.device)
+    base = _tensor(base, device=theta.device)
     grid = base.matmul(theta.transpose(1, 2))                    # (N, prod(spatial), k)
     return grid.reshape((size[0],) + spatial + (k,))
 
@@ -99,7 +104,7 @@ def affine_grid(theta, size, align_corners=None):
 # ---------------------------------------------------------------- source coordinates (raw arrays)
 def _clip(xp, c, size: int):
     """Border padding: clamp to [0, size - 1]; slope 0 where clamped (PyTorch's clip_coordinates_set_grad)."""
-    return xp.clip(c, 0, size - 1), (c >= 0) & (c <= size - 1)
+    return xp.clip(c, 0, size - 1), (c > 0) & (c < size - 1)  # zero slope exactly at the ends too
 
 
 def _reflect(xp, c, twice_low: int, twice_high: int):
