@@ -33,12 +33,20 @@ from .ops.arrange import *  # noqa: F401,F403
 from .ops.stats import *  # noqa: F401,F403
 from .ops.search import *  # noqa: F401,F403
 from .ops.scatter_extra import *  # noqa: F401,F403
+from .ops.stats_extra import *  # noqa: F401,F403
+from .ops.shape_extra import *  # noqa: F401,F403
+from .ops.pointwise_extra import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402
-from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg  # noqa: E402
+from .autograd import functional as _autograd_functional  # noqa: E402,F401 - tg.autograd.functional (needs Tensor)
+from . import nn, optim, utils, datasets, transforms, profiler, distributions, linalg, special  # noqa: E402
+from .linalg.legacy import *  # noqa: F401,F403,E402 - torch.det, torch.inverse, ...
 # torch's older top-level forms: svd/qr (some=True, V not Vh), pinverse, cross (first size-3 dim)
 from .linalg.decomp import pinverse, svd_legacy as svd, qr_legacy as qr  # noqa: E402,F401
 from .linalg.matfn import matrix_exp, matrix_power, cross_legacy as cross  # noqa: E402,F401
 from . import amp  # noqa: E402
+from . import compiler  # noqa: E402
+from . import random  # noqa: E402 - torch.random: fork_rng, get_rng_state, ...
+from .compiler import compile  # noqa: E402,A004 - torch.compile: returns the model (tensorgrad is eager)
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...
 from .settings import *  # noqa: F401,F403,E402 - use_deterministic_algorithms, set_num_threads, ...

@@ -53,6 +53,22 @@ def cupy():
     return _cupy
 
 
+def set_float32_matmul_compute(precision: str) -> bool:
+    """Point CuPy's cuBLAS float32 matmuls at PyTorch's precision level: 'highest' full float32,
+    'high' TF32 tensor cores, 'medium' bfloat16. Returns whether CuPy took it (without CuPy there is
+    nothing to set: NumPy's BLAS has one float32 precision)."""
+    if cuda_unavailable_reason() is not None:  # CuPy checks the GPU's compute capability
+        return False
+    try:
+        from cupy._core import _routines_linalg as rl  # CuPy's compute-type switch (cupy._core.set_compute_type)
+        kind = {"highest": rl.COMPUTE_TYPE_FP32, "high": rl.COMPUTE_TYPE_TF32,
+                "medium": rl.COMPUTE_TYPE_BF16}[precision]
+        rl.set_compute_type(np.float32, kind)
+    except (ImportError, AttributeError, ValueError):  # no switch in this CuPy, or a GPU without TF32/bfloat16
+        return False
+    return True
+
+
 def cuda_unavailable_reason() -> str | None:
     """None when a CUDA device can be used, else a sentence saying why not."""
     if _cuda_reason_cache:

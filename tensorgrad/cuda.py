@@ -67,6 +67,32 @@ def manual_seed_all(seed: int) -> None:
     backend.manual_seed_cuda(seed)
 
 
+def _generator(device, op: str):
+    d = backend.normalize_device(backend.as_device("cuda" if device is None else
+                                                  (f"cuda:{device}" if isinstance(device, int) else device)))
+    if d.type != "cuda":
+        raise ValueError(f"{op}: expected a CUDA device, got {d}")
+    return backend.default_generator_for(d)
+
+
+def get_rng_state(device="cuda"):
+    """The device's default generator state as a uint8 Tensor (for set_rng_state)."""
+    return _generator(device, "cuda.get_rng_state()").get_state()
+
+
+def set_rng_state(new_state, device="cuda") -> None:
+    _generator(device, "cuda.set_rng_state()").set_state(new_state)
+
+
+def get_rng_state_all() -> list:
+    return [get_rng_state(i) for i in range(device_count())]
+
+
+def set_rng_state_all(new_states) -> None:
+    for i, state in enumerate(new_states):
+        set_rng_state(state, i)
+
+
 class device:
     """Context manager making a CUDA device current: ``with tensorgrad.cuda.device(1): ...``."""
 

@@ -1,5 +1,5 @@
-"""Process-wide switches PyTorch scripts set at the top: deterministic algorithms and the CPU
-thread count."""
+"""Process-wide switches PyTorch scripts set at the top: deterministic algorithms, the CPU
+thread count and the float32 matmul precision."""
 from __future__ import annotations
 
 import os
@@ -53,5 +53,24 @@ def set_num_threads(n: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(n)
 
 
-__all__ = ["use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
+_matmul_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """PyTorch's hint for float32 matmuls on CUDA: 'highest' (full float32, the default), 'high'
+    (TF32 tensor cores) or 'medium' (bfloat16). tensorgrad passes it to CuPy's cuBLAS calls; on the
+    CPU, NumPy's BLAS has one precision and the hint changes nothing, as in PyTorch."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"set_float32_matmul_precision(): invalid precision {precision!r}; expected 'highest', "
+                           f"'high' or 'medium'")
+    from . import backend
+    backend.set_float32_matmul_compute(precision)
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision[0]
+
+
+__all__ = ["set_float32_matmul_precision", "get_float32_matmul_precision", "use_deterministic_algorithms", "are_deterministic_algorithms_enabled",
            "is_deterministic_algorithms_warn_only_enabled", "get_num_threads", "set_num_threads"]

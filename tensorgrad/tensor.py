@@ -947,3 +947,38 @@ Tensor.polygamma = _polygamma_method
 from .linalg import decomp as _ld, matfn as _lm  # noqa: E402
 Tensor.pinverse, Tensor.svd, Tensor.qr = _ld.pinverse, _ld.svd_legacy, _ld.qr_legacy
 Tensor.matrix_exp, Tensor.matrix_power, Tensor.cross = _lm.matrix_exp, _lm.matrix_power, _lm.cross_legacy
+def _bind_inplace(module, names: str) -> None:
+    """Tensor.name_: module.name computed out of place and written into self; Tensor._inplace records
+    it on the tape and refuses a result dtype self can't hold, as PyTorch."""
+    for name in names.split():
+        if hasattr(Tensor, name + "_"):  # a hand-written one (a fast path or a special case) stays
+            continue
+
+        def method(self, *args, _fn=getattr(module, name), **kwargs):
+            return self._inplace(_fn, *args, **kwargs)
+        method.__name__ = method.__qualname__ = name + "_"
+        setattr(Tensor, name + "_", method)
+
+
+_bind_inplace(_ar, "square lerp addcmul addcdiv fmod remainder floor_divide true_divide negative clip")
+_bind_inplace(_ew, "exp2 log2 log10 log1p expm1 rsqrt reciprocal sign floor ceil round trunc frac sin cos tan")
+_bind_inplace(_sp, "erf erfc erfinv sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh "
+                   "arccosh arctanh atan2 arctan2 hypot xlogy logit nan_to_num")
+_bind_inplace(_gm, "lgamma digamma mvlgamma")
+_bind_inplace(_cmp, "eq ne lt le gt ge logical_and logical_or logical_xor logical_not bitwise_and bitwise_or "
+                    "bitwise_xor bitwise_not")
+_bind_inplace(_rd, "cumsum")
+_bind_inplace(_arr, "cumprod")
+
+
+def _polygamma_inplace(self, n):
+    return self._inplace(lambda t: _gm.polygamma(n, t))
+
+
+Tensor.polygamma_ = _polygamma_inplace
+
+
+from .ops import stats_extra as _sxa, shape_extra as _shx, pointwise_extra as _pwx  # noqa: E402
+from .linalg import legacy as _llg  # noqa: E402
+for _m in (_sxa, _shx, _pwx, _llg):
+    _bind(_m, _m.TENSOR_METHODS)

@@ -294,3 +294,18 @@ def test_api_matches_torch():
     # the state is a 1-D uint8 CPU tensor in both (contents are each library's own)
     ts, gs = torch.Generator().get_state(), tg.Generator().get_state()
     assert ts.dtype == torch.uint8 and gs.dtype == tg.uint8 and ts.dim() == gs.dim() == 1
+
+
+def test_fork_rng_restores_the_outer_stream():
+    tg.manual_seed(3)
+    expected = tg.rand(4).numpy()
+    tg.manual_seed(3)
+    with tg.random.fork_rng():
+        tg.rand(10)  # the block's draws
+    np.testing.assert_array_equal(tg.rand(4).numpy(), expected)
+    with tg.random.fork_rng(enabled=False):
+        tg.rand(1)
+    assert not np.array_equal(tg.rand(4).numpy(), expected)
+    with pytest.raises(RuntimeError, match="device_type 'xla'"):
+        with tg.random.fork_rng(device_type="xla"):
+            pass

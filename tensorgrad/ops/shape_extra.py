@@ -1,0 +1,5 @@
+"""(placeholder, being written)"""
+from __future__ import annotations
+
+__all__: list = []
+TENSOR_METHODS = ""
