@@ -4,7 +4,8 @@ polygamma and mvlgamma (torch.lgamma/digamma/polygamma/mvlgamma; methods too).
 Everything computes in float64 and casts back. lgamma uses math.lgamma per element on the CPU and
 cupyx.scipy.special on CUDA (backend.special_function); digamma and polygamma are written against
 the data's array module: a recurrence up to where the asymptotic series is accurate, then the
-series (the recurrence's loop reads one flag per step, a host sync on CUDA).
+series. digamma's recurrence has a fixed length (no host sync on CUDA); polygamma's loop reads
+one flag per step, since a negative x may need any number of steps.
 """
 from __future__ import annotations
 
@@ -39,16 +40,20 @@ _lgamma_arr = special_function(
 _B2K = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6)
 
 
-def _shift_up(x, floor, step):
-    """Move x up by whole steps until it is >= floor, accumulating step(y) for every y passed."""
+def _shift_up(x, floor, step, max_steps=None):
+    """Move x up by whole steps until it is >= floor, accumulating step(y) for every y passed. With
+    max_steps (enough for every x the caller can pass) the loop runs that many times and never
+    reads a flag back, so on CUDA it queues without a host sync."""
     xp = xp_of(x)
     y, acc = x.copy(), xp.zeros_like(x)
+    taken = 0
     while True:
         low = y < floor
-        if not bool(low.any()):
+        if taken == max_steps or (max_steps is None and not bool(low.any())):
             return y, acc
         acc = acc + xp.where(low, step(xp.where(low, y, 1.0)), 0.0)
         y = xp.where(low, y + 1.0, y)
+        taken += 1
 
 
 def _digamma_f64(x):
@@ -57,7 +62,8 @@ def _digamma_f64(x):
         neg = x < 0.5
         # reflection: psi(x) = psi(1 - x) - pi / tan(pi x) for x < 1/2
         y = xp.where(neg, 1.0 - x, x)
-        y, acc = _shift_up(y, 10.0, lambda v: -1.0 / v)            # psi(y) = psi(y + 1) - 1/y
+        # psi(y) = psi(y + 1) - 1/y; y >= 1/2 after the reflection, so 10 steps reach 10
+        y, acc = _shift_up(y, 10.0, lambda v: -1.0 / v, max_steps=10)
         inv2 = 1.0 / (y * y)
         series, p = 0.0, inv2
         for k, b in enumerate(_B2K, 1):
