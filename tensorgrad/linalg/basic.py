@@ -1,17 +1,21 @@
 """torch.linalg's norms, inverse, determinants, solve, cholesky and solve_triangular, batched over
 leading dims, on NumPy or CuPy (their linalg modules), differentiable (backwards in tensor ops, so
-second derivatives work)."""
+second derivatives work); and their _ex forms (inv_ex, solve_ex, cholesky_ex), which report a
+singular or non-positive-definite matrix per batch element in an int32 `info` instead of raising."""
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 
 from .. import autocast_mode as _autocast
 from ..autograd.function import Op
-from ..backend import xp_of
+from ..backend import CPU, to_device, xp_of
 from ..ops._util import check_tensor, wrap_dim
 from ..ops.reduce import norm as _norm
+from ..creation import eye
+from ..tensor import Tensor
 
 
 def _square(op, a):
@@ -97,6 +101,9 @@ def inv(A):
                            f"({e})") from None
 
 
+SlogdetResult = namedtuple("linalg_slogdet", ["sign", "logabsdet"])
+
+
 class _LogAbsDet(Op):
     """(sign, log|det|) of square matrices; differentiable in log|det| (d = inv(A)^T)."""
 
@@ -113,11 +120,10 @@ class _LogAbsDet(Op):
 
 @_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
 def slogdet(A):
-    """(sign, logabsdet) of each square matrix of A, as a named pair."""
+    """(sign, logabsdet) of each square matrix of A, as a named pair. As in torch, sign is an
+    output of the differentiable op (it requires grad) whose gradient is zero."""
     _square("slogdet", A)
-    from collections import namedtuple
-    sign, logabs = _LogAbsDet()(A)
-    return namedtuple("slogdet", ["sign", "logabsdet"])(sign.detach(), logabs)
+    return SlogdetResult(*_LogAbsDet()(A))
 
 
 @_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
@@ -275,4 +281,118 @@ def cholesky(A, *, upper=False):
     return _mT(L) if upper else L
 
 
-__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve", "solve_triangular", "cholesky"]
+# ---------------------------------------------------------------- the _ex forms: errors as info
+InvExResult = namedtuple("linalg_inv_ex", ["inverse", "info"])
+SolveExResult = namedtuple("linalg_solve_ex", ["result", "info"])
+CholeskyExResult = namedtuple("linalg_cholesky_ex", ["L", "info"])
+
+
+def raise_for_info(op, info, message):
+    """Raise (a RuntimeError, as torch's LinAlgError is) for the first matrix whose info (a raw
+    array over the batch) is > 0; message(i) words the failure for info i. A host sync on CUDA."""
+    arr = to_device(info, CPU).reshape(-1)
+    bad = np.flatnonzero(arr > 0)
+    if bad.size:
+        where = f"(Batch element {int(bad[0])}): " if info.ndim else ""
+        raise RuntimeError(f"{op}: {where}{message(int(arr[bad[0]]))}")
+
+
+def _info_tensor(info):
+    return Tensor._make(info, None, 0, None)
+
+
+def _lu_info(a):
+    """getrf's info of each matrix: the 1-based column of the first zero pivot, 0 if none (our own
+    elimination, so it works the same on NumPy and CuPy, whose inv/solve do not report it)."""
+    from .lu import _getrf
+    return _getrf(a)[2]
+
+
+def _masked(op, A, ok, value):
+    """op(A) where ok (A's batch) and `value` elsewhere; the failed matrices are swapped for the
+    identity before op, so it never sees them (NumPy's LAPACK wrappers raise on one)."""
+    if bool(ok.all()):
+        return op(A)
+    from ..ops.arithmetic import where
+    ident = eye(A.shape[-1], dtype=A.dtype, device=A.device)
+    good = Tensor._make(ok[..., None, None], None, 0, None)
+    out = op(where(good, A, ident))
+    keep = good if out.dim() == A.dim() else good[..., 0]  # solve with a vector B drops a dim
+    return where(keep, out, value)
+
+
+def _singular_inverse(i):
+    return (f"The diagonal element {i} is zero, the inversion could not be completed because the input matrix "
+            f"is singular.")
+
+
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info): info[b] > 0 when matrix b is singular (the first zero pivot of its LU,
+    1-based); its inverse is then NaN instead of an error (check_errors=True raises instead)."""
+    _square("inv_ex", A)
+    info = _lu_info(A._data)
+    if check_errors:
+        raise_for_info("linalg.inv_ex", info, _singular_inverse)
+    return InvExResult(_masked(Inv(), A, info == 0, math.nan), _info_tensor(info))
+
+
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """(result, info) of solve(A, B): info[b] > 0 when matrix b of A is singular (its result is
+    then NaN; check_errors=True raises instead). info has the batch shape of A and B broadcast."""
+    _square("solve_ex", A)
+    check_tensor("solve_ex", B, "B")
+    info = _lu_info(A._data)
+    vector = B.dim() == 1 or (B.dim() == A.dim() - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    batch = np.broadcast_shapes(tuple(A.shape[:-2]), tuple(B.shape[:-1] if vector else B.shape[:-2]))
+    info = xp_of(info).broadcast_to(info, batch).copy()
+    if check_errors:
+        raise_for_info("torch.linalg.solve_ex", info,
+                       lambda i: "The solver failed because the input matrix is singular.")
+    A_ = A.expand(*batch, *A.shape[-2:]) if tuple(A.shape[:-2]) != batch else A
+    return SolveExResult(_masked(lambda a: solve(a, B, left=left), A_, info == 0, math.nan), _info_tensor(info))
+
+
+def _potrf(a):
+    """(L, info) of LAPACK's unblocked Cholesky (potf2) on the lower triangle, batched: a matrix
+    whose leading minor of order j is not positive-definite stops at column j with info = j, its
+    L the partial factor (the pivot that failed on the diagonal, the rest of A's lower triangle
+    untouched), as torch returns it. Our own loop, so NumPy and CuPy report failures alike."""
+    xp = xp_of(a)
+    n = a.shape[-1]
+    low = xp.tril(a).reshape((-1, n, n)).copy()
+    info = xp.zeros(low.shape[0], dtype=np.int32)
+    for j in range(n):
+        d = low[:, j, j] - (low[:, j, :j] ** 2).sum(-1)
+        failed = (info == 0) & ~(d > 0)  # NaN fails too
+        info = xp.where(failed, j + 1, info).astype(np.int32)
+        active = info == 0
+        root = xp.sqrt(xp.where(active, d, 1))
+        low[:, j, j] = xp.where(active, root, xp.where(failed, d, low[:, j, j]))
+        if j + 1 < n:
+            col = (low[:, j + 1:, j] - (low[:, j + 1:, :j] * low[:, j:j + 1, :j]).sum(-1)) / root[:, None]
+            low[:, j + 1:, j] = xp.where(active[:, None], col, low[:, j + 1:, j])
+    return low.reshape(a.shape), info.reshape(a.shape[:-2])
+
+
+def _not_positive_definite_msg(i):
+    return (f"The factorization could not be completed because the input is not positive-definite "
+            f"(the leading minor of order {i} is not positive-definite).")
+
+
+@_autocast.policy(cpu="float32")  # PyTorch's CPU autocast runs linalg in float32
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """(L, info): info[b] > 0 when matrix b is not positive-definite (the order of its first
+    leading minor that is not); its L is then the partial factor, as LAPACK leaves it, instead of
+    an error (check_errors=True raises). The factor of each good matrix is differentiable."""
+    _square("cholesky_ex", A)
+    partial, info = _potrf(A._data)
+    if check_errors:
+        raise_for_info("linalg.cholesky_ex", info, _not_positive_definite_msg)
+    L = _masked(Cholesky(), A, info == 0, Tensor._make(partial, None, 0, None))
+    return CholeskyExResult(_mT(L) if upper else L, _info_tensor(info))
+
+
+__all__ = ["vector_norm", "matrix_norm", "norm", "inv", "det", "slogdet", "solve", "solve_triangular", "cholesky",
+           "inv_ex", "solve_ex", "cholesky_ex"]

@@ -1,5 +1,5 @@
 """tensorgrad.linalg's decompositions: qr, eigh/eigvalsh, svd/svdvals, and what is built on them
-(pinv, matrix_rank, lstsq), plus torch's old top-level svd, qr and pinverse.
+(pinv, matrix_rank, lstsq), plus torch's old top-level svd, qr and pinverse. LU is in lu.py.
 
 Forwards call the array module's LAPACK wrappers (NumPy or CuPy, batched over leading dims).
 Backwards are the standard perturbation formulas written in tensor ops, so second derivatives

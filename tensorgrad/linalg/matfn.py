@@ -1,5 +1,6 @@
 """tensorgrad.linalg's matrix functions and products: matrix_power, matrix_exp, cross, vecdot,
-multi_dot, householder_product (and torch's old top-level cross, whose dim defaults differently).
+multi_dot, householder_product (and torch's old top-level cross, whose dim defaults differently);
+cond, vander, tensorinv, tensorsolve, and linalg's aliases diagonal and matmul.
 
 All but matrix_exp are compositions of differentiable tensor ops. matrix_exp is Higham's (2005)
 scaling and squaring with the degree-13 Padé approximant; its backward is the Fréchet derivative
@@ -7,6 +8,7 @@ read off the exponential of a block matrix, itself a matrix_exp, so second deriv
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -236,4 +238,105 @@ def householder_product(A, tau):
     return Q
 
 
-__all__ = ["matrix_power", "matrix_exp", "cross", "vecdot", "multi_dot", "householder_product"]
+# ---------------------------------------------------------------- condition number, Vandermonde
+_COND_ORDS = (None, 2, -2, "fro", "nuc", math.inf, -math.inf, 1, -1)
+
+
+def cond(A, p=None):
+    """The condition number of each matrix of A in the p-norm. p None/2/-2: the ratio of the
+    largest to the smallest singular value (or its inverse), any shape; otherwise (p 'fro',
+    'nuc', inf, -inf, 1, -1) norm(A) * norm(inv(A)) for square A, inf where A is singular."""
+    check_tensor("linalg.cond", A, "A")
+    if p not in _COND_ORDS or isinstance(p, bool):
+        raise RuntimeError(f"linalg.cond got an invalid norm type: {p} (valid: None, 2, -2, 'fro', 'nuc', inf, "
+                           f"-inf, 1, -1)")
+    if A.dim() < 2:
+        raise RuntimeError(f"linalg.cond: The input tensor A must have at least 2 dimensions (got A of shape "
+                           f"{list(A.shape)})")
+    if p in (None, 2, -2):
+        from .decomp import svdvals
+        s = svdvals(A)
+        big, small = s[..., 0], s[..., -1]  # descending
+        return small / big if p == -2 else big / small
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.cond(ord={p}): A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    from ..ops.arithmetic import where
+    from .basic import inv_ex, matrix_norm
+    inverse, info = inv_ex(A)
+    singular = info > 0
+    if bool(singular.any()):  # norms of the NaN inverse would be NaN: torch gives inf
+        inverse = where(singular.unsqueeze(-1).unsqueeze(-1), 0.0, inverse)
+    return where(singular, math.inf, matrix_norm(A, p) * matrix_norm(inverse, p))
+
+
+def vander(x, N=None):
+    """The Vandermonde matrix of x along its last dim: V[..., i, j] = x[..., i] ** j, j < N
+    (N = x.shape[-1] by default); built by repeated products, so its gradient has no x ** -1."""
+    check_tensor("linalg.vander", x, "x")
+    if x.dim() < 1:
+        raise RuntimeError("linalg.vander: x must have at least one dimension (got a 0-d tensor)")
+    n = x.shape[-1] if N is None else N
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n <= 1:
+        raise RuntimeError(f"linalg.vander: N must be greater than 1 (got N={n!r})")
+    from ..ops.shape import stack
+    powers = [x * 0 + 1, x]
+    for _ in range(int(n) - 2):
+        powers.append(powers[-1] * x)
+    return stack(powers, -1)
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """torch.linalg.diagonal: Tensor.diagonal with the last two dims as defaults."""
+    check_tensor("linalg.diagonal", A, "A")
+    return A.diagonal(offset, dim1, dim2)
+
+
+def matmul(input, other):
+    """torch.linalg.matmul: an alias of matmul."""
+    from ..ops.linalg import matmul as _matmul
+    return _matmul(input, other)
+
+
+# ---------------------------------------------------------------- tensor inverse and solve
+def _prod(shape):
+    return int(np.prod(shape, dtype=np.int64)) if len(shape) else 1
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A seen as a linear map from its last dims to its first ind dims: X of
+    shape A.shape[ind:] + A.shape[:ind] with tensordot(X, A, ind) the identity."""
+    check_tensor("linalg.tensorinv", A, "A")
+    if not isinstance(ind, (int, np.integer)) or isinstance(ind, bool) or ind <= 0:
+        raise RuntimeError(f"linalg.tensorinv: Expected a strictly positive integer for 'ind', but got {ind!r}")
+    rows, cols = tuple(A.shape[:ind]), tuple(A.shape[ind:])
+    if _prod(rows) != _prod(cols):
+        raise RuntimeError(f"linalg.tensorinv: Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                           f"prod(self.shape[:ind]), but got {_prod(cols)} != {_prod(rows)} (A of shape "
+                           f"{list(A.shape)}, ind={ind})")
+    return inv(A.reshape(_prod(rows), _prod(cols))).reshape(*cols, *rows)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B: A's first B.ndim dims match B, the rest are X's shape
+    (after moving the dims listed in `dims` to the end)."""
+    check_tensor("linalg.tensorsolve", A, "A")
+    check_tensor("linalg.tensorsolve", B, "B")
+    if dims is not None:
+        dims = [wrap_dim(d, A.dim(), "linalg.tensorsolve") for d in dims]
+        A = A.movedim(dims, list(range(A.dim() - len(dims), A.dim())))
+    k = B.dim()
+    if tuple(A.shape[:k]) != tuple(B.shape):
+        raise RuntimeError(f"linalg.tensorsolve: Expected A's leading dims to equal B's shape, but got A of shape "
+                           f"{list(A.shape)} and B of shape {list(B.shape)}")
+    rows, cols = tuple(A.shape[:k]), tuple(A.shape[k:])
+    if _prod(rows) != _prod(cols):
+        raise RuntimeError(f"linalg.tensorsolve: Expected self to satisfy the requirement "
+                           f"prod(self.shape[other.ndim:]) == prod(self.shape[:other.ndim]), but got "
+                           f"{_prod(cols)} != {_prod(rows)} (A of shape {list(A.shape)}, B of shape {list(B.shape)})")
+    from .basic import solve
+    return solve(A.reshape(_prod(rows), _prod(cols)), B.reshape(_prod(rows))).reshape(*cols)
+
+
+__all__ = ["matrix_power", "matrix_exp", "cross", "vecdot", "multi_dot", "householder_product", "cond", "vander",
+           "diagonal", "matmul", "tensorinv", "tensorsolve"]
