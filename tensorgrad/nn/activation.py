@@ -127,7 +127,8 @@ class LogSoftmax(Module):
         return f"dim={self.dim}"
 
 
-__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+           "Softmax2d"]
 
 
 # ---------------------------------------------------------------- ops/activation_extra.py's, as modules
@@ -294,3 +295,13 @@ class Softmin(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax2d(Module):
+    """softmax over the channels (dim -3) of (N, C, H, W) or (C, H, W) input: at each location."""
+
+    def forward(self, input):
+        if input.dim() not in (3, 4):
+            raise ValueError(f"Softmax2d: expected input to be 3D or 4D, got {input.dim()}D instead (input of "
+                             f"shape {list(input.shape)})")
+        return _rd.softmax(input, -3)

@@ -1,4 +1,4 @@
-"""Conv1d, Conv2d, ConvTranspose2d (torch.nn's constructor arguments, parameter names and shapes,
+"""Conv1d/2d/3d, ConvTranspose1d/2d/3d (torch.nn's constructor arguments, parameter names and shapes,
 default init and reprs, so state_dicts move between the two).
 
 Errors from the functional ops (shapes, dtypes) are re-raised with the layer's repr in front,
@@ -24,10 +24,11 @@ def _ntuple(n):
 
 _single = _ntuple(1)
 _pair = _ntuple(2)
+_triple = _ntuple(3)
 
 
 class _ConvNd(Module):
-    """What Conv1d, Conv2d and ConvTranspose2d share: validation, parameters, init, repr."""
+    """What the convolutions and transposed convolutions share: validation, parameters, init, repr."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, transposed,
                  output_padding, groups, bias, padding_mode, device=None, dtype=None):
@@ -151,24 +152,41 @@ class Conv2d(_ConvNd):
         return self._call(_conv.conv2d, x, self.weight, None, self.stride, padding, self.dilation, self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """Transposed 2-D convolution; weight (in, out/groups, kH, kW). ``forward(input, output_size=None)``:
-    an `output_size` picks the output_padding that gives that size, as in torch."""
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C, D, H, W) or unbatched (C, D, H, W) input; weight (out, in/groups, kD, kH, kW)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(in_channels, out_channels, _triple(kernel_size), _triple(stride),
+                         padding if isinstance(padding, str) else _triple(padding), _triple(dilation),
+                         False, _triple(0), groups, bias, padding_mode, device=device, dtype=dtype)
+
+    def forward(self, input):
+        x, padding = self._padded(input)
+        return self._call(_conv.conv3d, x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """What ConvTranspose1d/2d/3d share: ``forward(input, output_size=None)``, where an `output_size`
+    picks the output_padding that gives that size, as in torch."""
+
+    _fn = None          # the functional op
+    _tuple = None       # int -> n-tuple
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
                  groups: int = 1, bias: bool = True, dilation=1, padding_mode: str = "zeros", device=None,
                  dtype=None):
         if padding_mode != "zeros":
             raise ValueError(f'Only "zeros" padding mode is supported for {self.__class__.__name__}')
-        super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride), _pair(padding),
-                         _pair(dilation), True, _pair(output_padding), groups, bias, padding_mode,
-                         device=device, dtype=dtype)
+        t = type(self)._tuple
+        super().__init__(in_channels, out_channels, t(kernel_size), t(stride), t(padding), t(dilation), True,
+                         t(output_padding), groups, bias, padding_mode, device=device, dtype=dtype)
 
     def _output_padding(self, input, output_size):
-        """torch's _ConvTransposeNd._output_padding for 2 spatial dims."""
+        """torch's _ConvTransposeNd._output_padding."""
         if output_size is None:
             return self.output_padding
-        nsd = 2
+        nsd = len(self.kernel_size)
         has_batch_dim = input.dim() == nsd + 2
         nns = 2 if has_batch_dim else 1
         output_size = list(output_size)
@@ -191,15 +209,34 @@ class ConvTranspose2d(_ConvNd):
 
     def forward(self, input, output_size=None):
         if output_size is not None:
+            nsd = len(self.kernel_size)
             if not hasattr(input, "dim"):
                 raise TypeError(f"{self._get_name()}({self.extra_repr()}): expected a Tensor input, got "
                                 f"{type(input).__name__}")
-            if input.dim() not in (3, 4):
-                raise RuntimeError(f"{self._get_name()}({self.extra_repr()}): Expected 3D (unbatched) or 4D "
-                                   f"(batched) input, but got input of size: {list(input.shape)}")
+            if input.dim() not in (nsd + 1, nsd + 2):
+                raise RuntimeError(f"{self._get_name()}({self.extra_repr()}): Expected {nsd + 1}D (unbatched) or "
+                                   f"{nsd + 2}D (batched) input, but got input of size: {list(input.shape)}")
         output_padding = self._output_padding(input, output_size)
-        return self._call(_conv.conv_transpose2d, input, self.weight, self.bias, self.stride, self.padding,
+        return self._call(type(self)._fn, input, self.weight, self.bias, self.stride, self.padding,
                           output_padding, self.groups, self.dilation)
 
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+class ConvTranspose1d(_ConvTransposeNd):
+    """Transposed 1-D convolution; weight (in, out/groups, k)."""
+
+    _fn, _tuple = staticmethod(_conv.conv_transpose1d), staticmethod(_single)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """Transposed 2-D convolution; weight (in, out/groups, kH, kW)."""
+
+    _fn, _tuple = staticmethod(_conv.conv_transpose2d), staticmethod(_pair)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution; weight (in, out/groups, kD, kH, kW)."""
+
+    _fn, _tuple = staticmethod(_conv.conv_transpose3d), staticmethod(_triple)
+
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]

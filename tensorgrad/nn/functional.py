@@ -19,11 +19,13 @@ from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from .pixel_shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401,E402
 from ..ops.unfold import fold, unfold  # noqa: F401,E402
 from ..ops.linalg import linear  # noqa: F401
+from .linear import bilinear  # noqa: F401,E402
 
 from ..ops.loss import *  # noqa: F401,F403 - cross_entropy, nll_loss, mse_loss, ...
 from ..ops.loss_extra import *  # noqa: F401,F403 - kl_div, cosine_similarity, triplet_margin_loss, ...
-from ..ops.conv import *  # noqa: F401,F403 - conv1d, conv2d, conv_transpose2d
-from ..ops.pool import *  # noqa: F401,F403 - max_pool2d, avg_pool2d, adaptive_avg_pool2d
+from ..ops.ctc import ctc_loss  # noqa: F401
+from ..ops.conv import *  # noqa: F401,F403 - conv1d/2d/3d, conv_transpose1d/2d/3d
+from ..ops.pool import *  # noqa: F401,F403 - max/avg/adaptive/lp pooling 1-3d, max_unpool1d/2d/3d
 from ..ops.norm import *  # noqa: F401,F403 - batch_norm, layer_norm, group_norm, embedding
 from ..ops.embedding_bag import embedding_bag  # noqa: F401
 from ..ops.dropout import *  # noqa: F401,F403 - dropout, dropout2d

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..ops import loss as F
 from ..ops import loss_extra as _X
+from ..ops import ctc as _ctc
 from .module import Module
 
 
@@ -186,6 +187,55 @@ class MultiLabelSoftMarginLoss(_WeightedLoss):
         return self._call(_X.multilabel_soft_margin_loss, input, target, weight=self.weight, reduction=self.reduction)
 
 
+class MultiMarginLoss(_WeightedLoss):
+    def __init__(self, p: int = 1, margin: float = 1.0, weight=None, size_average=None, reduce=None,
+                 reduction: str = "mean") -> None:
+        super().__init__(weight, size_average, reduce, reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: only p == 1 and p == 2 supported, got p={p}")
+        if weight is not None and weight.dim() != 1:
+            raise ValueError(f"MultiMarginLoss: weight must be None or 1D, got weight of shape {list(weight.shape)}")
+        self.p, self.margin = p, margin
+
+    def forward(self, input, target):
+        return self._call(_X.multi_margin_loss, input, target, p=self.p, margin=self.margin, weight=self.weight,
+                          reduction=self.reduction)
+
+
+class MultiLabelMarginLoss(_Loss):
+    def forward(self, input, target):
+        return self._call(_X.multilabel_margin_loss, input, target, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(_Loss):
+    """triplet_margin_with_distance_loss; distance_function defaults to a PairwiseDistance() submodule
+    (as torch, so it shows in the repr)."""
+
+    def __init__(self, *, distance_function=None, margin: float = 1.0, swap: bool = False,
+                 reduction: str = "mean") -> None:
+        super().__init__(None, None, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginWithDistanceLoss: expected margin to be greater than 0, got {margin} "
+                             f"instead")
+        self.distance_function = distance_function if distance_function is not None else PairwiseDistance()
+        self.margin, self.swap = margin, swap
+
+    def forward(self, anchor, positive, negative):
+        return self._call(_X.triplet_margin_with_distance_loss, anchor, positive, negative,
+                          distance_function=self.distance_function, margin=self.margin, swap=self.swap,
+                          reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    def __init__(self, blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> None:
+        super().__init__(reduction=reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return self._call(_ctc.ctc_loss, log_probs, targets, input_lengths, target_lengths, self.blank, self.reduction,
+                          self.zero_infinity)
+
+
 class CosineSimilarity(Module):
     def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
         super().__init__()
@@ -207,4 +257,5 @@ class PairwiseDistance(Module):
 __all__ = ["CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "BCELoss",
            "BCEWithLogitsLoss", "KLDivLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss",
            "HingeEmbeddingLoss", "CosineEmbeddingLoss", "TripletMarginLoss", "SoftMarginLoss",
-           "MultiLabelSoftMarginLoss", "CosineSimilarity", "PairwiseDistance"]
+           "MultiLabelSoftMarginLoss", "MultiMarginLoss", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss",
+           "CTCLoss", "CosineSimilarity", "PairwiseDistance"]

@@ -1,11 +1,12 @@
-"""BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm (torch.nn's names, arguments, buffers and reprs)."""
+"""BatchNorm1d/2d, InstanceNorm1d/2d/3d, LayerNorm, RMSNorm, GroupNorm, LocalResponseNorm (torch.nn's
+names, arguments, buffers and reprs)."""
 from __future__ import annotations
 
 import numbers
 
 from .. import creation, dtypes
 from ..autograd import grad_mode
-from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm, local_response_norm, rms_norm
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -170,6 +171,46 @@ class LayerNorm(Module):
                 f"bias={self.bias is not None}")
 
 
+class RMSNorm(Module):
+    """Root-mean-square normalization over the last dims (normalized_shape), times a weight of ones;
+    eps=None means the machine epsilon of the input's dtype, as in torch."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        _affine_parameters(self, self.normalized_shape, elementwise_affine, False, device, dtype)
+        del self._parameters["bias"]  # RMSNorm has no bias entry at all (not even None), as torch
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class LocalResponseNorm(Module):
+    """Each channel divided by (k + alpha/size * sum of squares over `size` neighbouring channels)^beta."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
 class GroupNorm(Module):
     """Normalization over groups of channels (and the remaining dims) of (N, C, *) inputs."""
 
@@ -199,4 +240,5 @@ class GroupNorm(Module):
                 f"bias={self.bias is not None}")
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "RMSNorm",
+           "GroupNorm", "LocalResponseNorm"]

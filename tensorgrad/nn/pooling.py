@@ -1,4 +1,4 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, and the resampling layers Upsample,
+"""Max, average, adaptive, LP pooling (1-, 2-, 3-D), max unpooling, and the resampling layers Upsample,
 UpsamplingNearest2d, UpsamplingBilinear2d (torch.nn's arguments, attributes and reprs)."""
 from __future__ import annotations
 
@@ -168,3 +168,128 @@ class UpsamplingBilinear2d(Upsample):
 
     def __init__(self, size=None, scale_factor=None):
         super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+# ---------------------------------------------------------------- 3-D pooling, unpooling, LP pooling
+class MaxPool3d(Module):
+    """3-D max pooling; `stride` defaults to `kernel_size`. (Not a MaxPool2d subclass, as in torch.)"""
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
+                 ceil_mode: bool = False):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input):
+        return _pool.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    extra_repr = MaxPool2d.extra_repr
+
+
+class AvgPool3d(Module):
+    """3-D average pooling; `stride` defaults to `kernel_size`."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override=None):
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input):
+        return _pool.avg_pool3d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                                self.count_include_pad, self.divisor_override)
+
+    extra_repr = AvgPool2d.extra_repr
+
+
+class AdaptiveAvgPool3d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return _pool.adaptive_avg_pool3d(input, self.output_size)
+
+    extra_repr = AdaptiveAvgPool2d.extra_repr
+
+
+class AdaptiveMaxPool3d(Module):
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return _pool.adaptive_max_pool3d(input, self.output_size, self.return_indices)
+
+    extra_repr = AdaptiveMaxPool2d.extra_repr
+
+
+class _MaxUnpoolNd(Module):
+    """Inverse of max pooling given its indices; kernel_size, stride (default kernel_size) and padding are
+    kept as n-tuples, as in torch. ``forward(input, indices, output_size=None)``."""
+
+    _nd = 0
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        tup = (lambda v: tuple(v) if isinstance(v, (tuple, list)) else (v,) * self._nd)
+        self.kernel_size = tup(kernel_size)
+        self.stride = tup(stride if stride is not None else kernel_size)
+        self.padding = tup(padding)
+
+    def forward(self, input, indices, output_size=None):
+        fn = (_pool.max_unpool1d, _pool.max_unpool2d, _pool.max_unpool3d)[self._nd - 1]
+        return fn(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(_MaxUnpoolNd):
+    _nd = 1
+
+
+class MaxUnpool2d(_MaxUnpoolNd):
+    _nd = 2
+
+
+class MaxUnpool3d(_MaxUnpoolNd):
+    _nd = 3
+
+
+class _LPPoolNd(Module):
+    """Power-average pooling: (sum over each window of x**p) ** (1/p); `stride` defaults to `kernel_size`."""
+
+    _nd = 0
+
+    def __init__(self, norm_type: float, kernel_size, stride=None, ceil_mode: bool = False):
+        super().__init__()
+        self.norm_type, self.kernel_size, self.stride, self.ceil_mode = norm_type, kernel_size, stride, ceil_mode
+
+    def forward(self, input):
+        fn = (_pool.lp_pool1d, _pool.lp_pool2d, _pool.lp_pool3d)[self._nd - 1]
+        return fn(input, float(self.norm_type), self.kernel_size, self.stride, self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return (f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"ceil_mode={self.ceil_mode}")
+
+
+class LPPool1d(_LPPoolNd):
+    _nd = 1
+
+
+class LPPool2d(_LPPoolNd):
+    _nd = 2
+
+
+class LPPool3d(_LPPoolNd):
+    _nd = 3
+
+
+__all__ += ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxPool3d",
+            "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+            "LPPool1d", "LPPool2d", "LPPool3d"]

@@ -1,4 +1,4 @@
-"""Convolutions (torch.nn.functional forms): conv2d, conv1d, conv_transpose2d.
+"""Convolutions (torch.nn.functional forms): conv1d/2d/3d, conv_transpose1d/2d/3d.
 
 A convolution is im2col, then one product: the windows of the (padded) input are copied out
 into columns of shape (groups, C/g*kh*kw, N*OH*OW) and the weight, reshaped to (groups, O/g,
@@ -21,6 +21,9 @@ copies in im2col and col2im then move long contiguous runs instead of OW-element
 On CUDA each of the three ops' forward goes through fused/conv_algo.py, which runs it either by
 the im2col path here (the ops' _im2col methods) or by cuDNN (fused/cudnn_conv.py), whichever it
 measured faster for that configuration (TENSORGRAD_CONV_ALGO=auto|cudnn|im2col).
+
+The 1-D forms are the 2-D ones on a height-1 image; the 3-D forms unfold the depth taps into
+channels and run one 2-D convolution (see the 3-D section at the end).
 """
 from __future__ import annotations
 
@@ -464,26 +467,22 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return out.squeeze(0) if unbatched else out
 
 
-@_autocast.policy(cuda="lower", cpu="lower")
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """Transposed 2-D convolution (the gradient of conv2d with respect to its input), with
-    torch.nn.functional.conv_transpose2d's signature: weight (in_channels, out_channels/groups, kH, kW).
-    A 3-D input is unbatched."""
-    op = "conv_transpose2d"
-    x, unbatched = _check_conv_args(op, input, weight, bias, 2)
+def _conv_transpose2d(op, x, weight, bias, stride, padding, output_padding, groups, dilation, shown=None):
+    """conv_transpose2d on a batched 4-D input; `shown`: the user's input/weight shapes for error text."""
     n, c, h, wd = x._data.shape
     ci, og, kh, kw = weight._data.shape
+    in_s, w_s = shown or (_shape(x), _shape(weight))
     if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
         raise RuntimeError(f"{op}: non-positive groups is not supported (got groups={groups!r})")
     if c != ci:
-        raise RuntimeError(f"{op}: expected input with {ci} channels (weight {_shape(weight)}, groups {groups}), "
-                           f"got input of shape {_shape(input)}")
+        raise RuntimeError(f"{op}: expected input with {ci} channels (weight {w_s}, groups {groups}), "
+                           f"got input of shape {in_s}")
     if ci % groups:
-        raise RuntimeError(f"{op}: in_channels ({ci}, weight {_shape(weight)}) must be divisible by groups "
+        raise RuntimeError(f"{op}: in_channels ({ci}, weight {w_s}) must be divisible by groups "
                            f"({groups})")
     o = og * groups
     if bias is not None and tuple(bias._data.shape) != (o,):
-        raise RuntimeError(f"{op}: expected bias of shape [{o}] (weight {_shape(weight)}), got bias of shape "
+        raise RuntimeError(f"{op}: expected bias of shape [{o}] (weight {w_s}), got bias of shape "
                            f"{_shape(bias)}")
     stride = _tuple(stride, 2, op, "stride")
     dilation = _tuple(dilation, 2, op, "dilation")
@@ -499,15 +498,169 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     hout = (h - 1) * stride[0] - 2 * pad[0] + dilation[0] * (kh - 1) + opad[0] + 1
     wout = (wd - 1) * stride[1] - 2 * pad[1] + dilation[1] * (kw - 1) + opad[1] + 1
     if hout <= 0 or wout <= 0:
-        raise RuntimeError(f"{op}: output size {[hout, wout]} is too small (input {_shape(input)}, weight "
-                           f"{_shape(weight)}, stride {list(stride)}, padding {list(pad)})")
+        raise RuntimeError(f"{op}: output size {[hout, wout]} is too small (input {in_s}, weight "
+                           f"{w_s}, stride {list(stride)}, padding {list(pad)})")
     # the conv2d this transposes maps (hout, wout) padded by pad (+ output_padding on the far side) to (h, w)
     geom = Geometry((kh, kw), stride, dilation, (pad[0], pad[0], pad[1], pad[1]), groups, (h, wd))
     # weight (in, out/groups, kh, kw) is that conv2d's weight; output_padding rows get no window
     out = ConvInputGrad(geom, (n, o, hout, wout))(x, weight)
     if bias is not None:
         out = out + bias.reshape(1, o, 1, 1)
+    return out
+
+
+@_autocast.policy(cuda="lower", cpu="lower")
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution (the gradient of conv2d with respect to its input), with
+    torch.nn.functional.conv_transpose2d's signature: weight (in_channels, out_channels/groups, kH, kW).
+    A 3-D input is unbatched."""
+    x, unbatched = _check_conv_args("conv_transpose2d", input, weight, bias, 2)
+    out = _conv_transpose2d("conv_transpose2d", x, weight, bias, stride, padding, output_padding, groups, dilation,
+                            (_shape(input), _shape(weight)))
     return out.squeeze(0) if unbatched else out
 
 
-__all__ = ["conv1d", "conv2d", "conv_transpose2d"]
+@_autocast.policy(cuda="lower", cpu="lower")
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution over (N, C, L) or unbatched (C, L) input: conv_transpose2d on a
+    height-1 image; weight (in_channels, out_channels/groups, k)."""
+    op = "conv_transpose1d"
+    x, unbatched = _check_conv_args(op, input, weight, bias, 1)
+    one = lambda v, name: (0 if name in ("padding", "output_padding") else 1,) + _tuple(v, 1, op, name)  # noqa: E731
+    out = _conv_transpose2d(op, x.unsqueeze(2), weight.unsqueeze(2), bias, one(stride, "stride"),
+                            one(padding, "padding"), one(output_padding, "output_padding"), groups,
+                            one(dilation, "dilation"), (_shape(input), _shape(weight))).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+# ---------------------------------------------------------------- 3-D: depth taps unfolded into channels
+# A 3-D convolution is a 2-D one over (H, W) once the kd depth taps of each output depth are side
+# by side as channels: x (N, C, D, H, W) -> (N*OD, kd*C, H, W), weight (O, C/g, kd, kh, kw) ->
+# (O, kd*C/g, kh, kw), channels ordered (group, tap, channel) so groups stay contiguous. One conv2d
+# (one GEMM per group, the CUDA paths included) does the rest; its transpose, conv_transpose2d,
+# followed by the adjoint of the unfolding (strided adds along depth), is conv_transpose3d.
+# Both are compositions of differentiable ops, so derivatives of every order work.
+
+def _depth_taps(x, k, s, d, od):
+    """(N, C, D', H, W) -> (N, k, C, od, H, W): for each tap i, the planes i*d + j*s, j < od."""
+    from .shape import stack
+    return stack([x[:, :, i * d:i * d + s * (od - 1) + 1:s] for i in range(k)], 1)
+
+
+def _as_channels(weight, groups):
+    """(A, B, kd, kh, kw) -> (A, kd*B, kh, kw), channel tap*B + b: the layout of conv3d's unfolded groups."""
+    a, b, kd, kh, kw = weight._data.shape
+    return weight.permute(0, 2, 1, 3, 4).reshape(a, kd * b, kh, kw)
+
+
+def _check_groups(op, c_in, c_weight, o, groups, bias, in_s, w_s):
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise RuntimeError(f"{op}: non-positive groups is not supported (got groups={groups!r})")
+    if c_in != c_weight:
+        raise RuntimeError(f"{op}: expected input with {c_weight} channels (weight {w_s}, groups {groups}), "
+                           f"got input of shape {in_s}")
+    if o % groups or c_in % groups:
+        raise RuntimeError(f"{op}: in_channels ({c_in}) and out_channels ({o}) (weight {w_s}) must be divisible "
+                           f"by groups ({groups})")
+    if bias is not None and tuple(bias._data.shape) != (o,):
+        raise RuntimeError(f"{op}: expected bias of shape [{o}] (weight {w_s}), got bias of shape {_shape(bias)}")
+
+
+@_autocast.policy(cuda="lower", cpu="lower")
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """3-D convolution (cross-correlation) over (N, C, D, H, W) or unbatched (C, D, H, W) input,
+    torch.nn.functional.conv3d's signature: weight (out_channels, in_channels/groups, kD, kH, kW);
+    padding an int, a triple, 'valid' or 'same'."""
+    op = "conv3d"
+    x, unbatched = _check_conv_args(op, input, weight, bias, 3)
+    in_s, w_s = _shape(input), _shape(weight)
+    n, c, dep = x._data.shape[:3]
+    o, cg, kd = weight._data.shape[:3]
+    _check_groups(op, c, cg * groups if isinstance(groups, int) else c, o, groups, bias, in_s, w_s)
+    stride = _tuple(stride, 3, op, "stride")
+    dilation = _tuple(dilation, 3, op, "dilation")
+    if min(stride) < 1:
+        raise RuntimeError(f"{op}: non-positive stride is not supported (got stride={list(stride)})")
+    if min(dilation) < 1:
+        raise RuntimeError(f"{op}: dilation should be greater than zero (got dilation={list(dilation)})")
+    if isinstance(padding, str):
+        if padding == "same" and stride != (1, 1, 1):
+            raise RuntimeError(f"{op}: padding='same' is not supported for strided convolutions "
+                               f"(stride={list(stride)})")
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of ['valid', 'same']")
+        total = dilation[0] * (kd - 1) if padding == "same" else 0
+        front, back, hw_pad = total // 2, total - total // 2, padding   # any extra at the back, as torch
+    else:
+        pads = _tuple(padding, 3, op, "padding")
+        if min(pads) < 0:
+            raise RuntimeError(f"{op}: negative padding is not supported (got padding={list(pads)})")
+        front, back, hw_pad = pads[0], pads[0], pads[1:]
+    eff = dilation[0] * (kd - 1) + 1
+    if eff > dep + front + back:
+        raise RuntimeError(f"{op}: kernel depth (dilated) {eff} is larger than the padded input depth "
+                           f"{dep + front + back} (input {in_s}, weight {w_s}, depth padding {[front, back]})")
+    od = _out_size(dep, kd, stride[0], dilation[0], front + back)
+    if front or back:
+        from .index import pad
+        x = pad(x, (0, 0, 0, 0, front, back))
+    h, w = x._data.shape[3:]
+    cols = _depth_taps(x, kd, stride[0], dilation[0], od)                   # (N, kd, C, OD, H, W)
+    cols = cols.reshape(n, kd, groups, c // groups, od, h, w).permute(0, 4, 2, 1, 3, 5, 6)
+    cols = cols.reshape(n * od, c * kd, h, w)                                # channels (group, tap, c)
+    y = _conv2d(op, cols, _as_channels(weight, groups), bias, stride[1:], hw_pad, dilation[1:], groups,
+                (in_s, w_s))                                                 # (N*OD, O, OH, OW)
+    y = y.reshape(n, od, o, *y._data.shape[2:]).permute(0, 2, 1, 3, 4)
+    return y.squeeze(0) if unbatched else y
+
+
+@_autocast.policy(cuda="lower", cpu="lower")
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 3-D convolution (the gradient of conv3d with respect to its input), with
+    torch.nn.functional.conv_transpose3d's signature: weight (in_channels, out_channels/groups, kD, kH, kW).
+    A 4-D input is unbatched."""
+    op = "conv_transpose3d"
+    x, unbatched = _check_conv_args(op, input, weight, bias, 3)
+    in_s, w_s = _shape(input), _shape(weight)
+    n, c, dep, h, w = x._data.shape
+    ci, og, kd = weight._data.shape[:3]
+    _check_groups(op, c, ci, og * groups if isinstance(groups, int) else ci, groups, bias, in_s, w_s)
+    stride = _tuple(stride, 3, op, "stride")
+    dilation = _tuple(dilation, 3, op, "dilation")
+    pad = _tuple(padding, 3, op, "padding")
+    opad = _tuple(output_padding, 3, op, "output_padding")
+    if min(stride) < 1 or min(dilation) < 1 or min(pad) < 0:
+        raise RuntimeError(f"{op}: stride and dilation must be positive and padding non-negative (got stride="
+                           f"{list(stride)}, dilation={list(dilation)}, padding={list(pad)})")
+    for k in range(3):
+        if not 0 <= opad[k] < max(stride[k], dilation[k]):
+            raise RuntimeError(f"{op}: output padding must be smaller than either stride or dilation, but got "
+                               f"output_padding={list(opad)}, stride={list(stride)}, dilation={list(dilation)}")
+    sd, dd = stride[0], dilation[0]
+    full = (dep - 1) * sd + dd * (kd - 1) + 1 + opad[0]                    # output depth before the crop
+    dout = full - 2 * pad[0]
+    if dout <= 0:
+        raise RuntimeError(f"{op}: output depth {dout} is too small (input {in_s}, weight {w_s}, stride "
+                           f"{list(stride)}, padding {list(pad)})")
+    o = og * groups
+    # the transpose of conv2d over the unfolded channels: (N*D, Cin, H, W) -> (N*D, g*kd*O/g, Hout, Wout)
+    flat = x.permute(0, 2, 1, 3, 4).reshape(n * dep, c, h, w)
+    z = _conv_transpose2d(op, flat, _as_channels(weight, groups), None, stride[1:], pad[1:], opad[1:], groups,
+                          dilation[1:], (in_s, w_s))
+    ho, wo = z._data.shape[2:]
+    z = z.reshape(n, dep, groups, kd, og, ho * wo).permute(0, 3, 2, 4, 1, 5).reshape(n, kd, o, dep, ho * wo)
+    # the adjoint of _depth_taps: tap i of input plane j lands on output plane i*dd + j*sd
+    from .index import pad as _pad_t
+    spread = _pad_t(z.unsqueeze(4), (0, 0, 0, sd - 1)).reshape(n, kd, o, dep * sd, ho * wo)
+    out = None
+    for i in range(kd):
+        after = full - i * dd - dep * sd                                   # >= 1 - sd: crops only spread zeros
+        part = _pad_t(spread[:, i], (0, 0, i * dd, after))
+        out = part if out is None else out + part
+    out = _pad_t(out, (0, 0, -pad[0], -pad[0])).reshape(n, o, dout, ho, wo)
+    if bias is not None:
+        out = out + bias.reshape(1, o, 1, 1, 1)
+    return out.squeeze(0) if unbatched else out
+
+
+__all__ = ["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]

@@ -1,19 +1,27 @@
 """More of torch.nn.functional's losses and distances: kl_div, cosine_similarity,
-pairwise_distance, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
-soft_margin_loss, hinge_embedding_loss, poisson_nll_loss, gaussian_nll_loss,
-multilabel_soft_margin_loss. Each is composed of differentiable ops with PyTorch's formulas
-(and its epsilons), so gradients, also with respect to targets, come from those ops.
+pairwise_distance, pdist, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
+triplet_margin_with_distance_loss, soft_margin_loss, hinge_embedding_loss, poisson_nll_loss,
+gaussian_nll_loss, multilabel_soft_margin_loss, multi_margin_loss, multilabel_margin_loss. Each is
+composed of differentiable ops with PyTorch's formulas (and its epsilons), so gradients, also with
+respect to targets, come from those ops; integer targets become constant masks. ctc_loss is in ctc.py.
 """
 from __future__ import annotations
 
 import math
 import warnings
 
+import numpy as np
+
 from .. import autocast_mode as _autocast
+from .. import device_checks
 from ..autograd import grad_mode
+from ..backend import xp_of
+from ..tensor import Tensor
+from ._util import check_tensor
 from .activation import relu, softplus
-from .arithmetic import clamp_min, where
+from .arithmetic import clamp_min, minimum, where
 from .elementwise import exp, log
+from .index import gather, index_select
 from .loss import _check_reduction, _float_input, _legacy, _reduce
 
 
@@ -47,6 +55,24 @@ def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
     _float_input("pairwise_distance", x1, "x1")
     _float_input("pairwise_distance", x2, "x2")
     return (x1 - x2 + eps).norm(p, dim=-1, keepdim=keepdim)
+
+
+def pdist(input, p=2):
+    """||input[i] - input[j]||_p for every pair of rows i < j of an (N, M) input, in row-major order
+    (the upper triangle of cdist(input, input)): N * (N - 1) / 2 distances."""
+    _float_input("pdist", input)
+    if input.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D (input of shape "
+                           f"{list(input.shape)}; pdist takes (N, M): N rows of M features)")
+    if p < 0:
+        raise RuntimeError(f"pdist only supports non-negative p values, got p={p}")
+    xp = xp_of(input._data)
+    i, j = np.triu_indices(input.shape[0], 1)
+    rows = [Tensor._make(xp.asarray(k, dtype=np.int64), None, 0, None) for k in (i, j)]
+    diff = index_select(input, 0, rows[0]) - index_select(input, 0, rows[1])
+    if p == 0:  # a count of differing entries: its gradient is zero, not absent (PyTorch's)
+        return diff.norm(0, dim=-1) + (diff * 0).sum(-1)
+    return diff.norm(p, dim=-1)
 
 
 # ---------------------------------------------------------------- divergences and likelihoods
@@ -191,6 +217,114 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     return _reduce(clamp_min(d_pos - d_neg + margin, 0), reduction)
 
 
-__all__ = ["cosine_similarity", "pairwise_distance", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0, swap=False,
+                                      reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d = distance_function (default
+    pairwise_distance); with `swap`, d(anchor, negative) is replaced by d(positive, negative) where that
+    is smaller."""
+    _check_reduction("triplet_margin_with_distance_loss", reduction)
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss(): margin must be greater than 0, got {margin}")
+    if not (anchor.dim() == positive.dim() == negative.dim()):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {anchor.dim()}D, positive {positive.dim()}D, and negative "
+                           f"{negative.dim()}D inputs")
+    dist = pairwise_distance if distance_function is None else distance_function
+    d_pos = dist(anchor, positive)
+    d_neg = dist(anchor, negative)
+    if swap:
+        d_neg = minimum(d_neg, dist(positive, negative))
+    return _reduce(clamp_min(margin + d_pos - d_neg, 0), reduction)
+
+
+# ---------------------------------------------------------------- multi-class margin losses
+def _class_targets(op, input, target, target_shape):
+    """The int64 target array after PyTorch's checks; `target_shape` the shape it must have."""
+    check_tensor(op, target, "target")
+    if target._data.dtype != np.int64:
+        raise RuntimeError(f"{op}(): expected scalar type Long but found {target.dtype} (target of shape "
+                           f"{list(target.shape)}); pass class indices as int64")
+    if tuple(target.shape) != target_shape:
+        raise RuntimeError(f"{op}(): inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}; expected target of shape {list(target_shape)}")
+    return target._data
+
+
+def _const(arr) -> Tensor:
+    return Tensor._make(arr, None, 0, None)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over classes i != y of weight[y] * max(0, margin - x[y] + x[i])^p, divided by the number of
+    classes C; input (N, C) or (C,), target (N,) (or one class index for a (C,) input), p 1 or 2."""
+    reduction = _reduction("multi_margin_loss", size_average, reduce, reduction)
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss(): only p == 1 and p == 2 supported, got p={p}")
+    _float_input("multi_margin_loss", input)
+    if input.dim() not in (1, 2) or input.shape[-1] == 0:
+        raise RuntimeError(f"multi_margin_loss(): Expected non-empty vector or matrix with optional 0-dim batch "
+                           f"size, but got: {list(input.shape)}")
+    c = input.shape[-1]
+    x = input if input.dim() == 2 else input.unsqueeze(0)
+    n = x.shape[0]
+    if input.dim() == 2 or target.dim() != 0:  # an unbatched input takes target () or (1,)
+        if target.dim() > 1 or target.numel() != n:
+            raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of "
+                               f"input samples (batch size). Expected target size [{n}], but got "
+                               f"{list(target.shape)}. Input has shape {list(input.shape)}.")
+    t = _class_targets("multi_margin_loss", input, target, tuple(target.shape)).reshape(n, 1)
+    if weight is not None and (weight.dim() != 1 or weight.numel() != c):
+        raise RuntimeError(f"multi_margin_loss(): inconsistent weight size, expected {c} but got "
+                           f"{list(weight.shape)}")
+    t = _checked_classes("multi_margin_loss", t, c, 0)
+    z = relu(margin - gather(x, 1, _const(t)) + x)  # (N, C): the margin violation of each class
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * index_select(weight, 0, _const(t.reshape(n))).unsqueeze(1)
+    xp = xp_of(t)
+    others = (xp.arange(c)[None, :] != t).astype(z._data.dtype)  # the target class itself is no violation
+    loss = (z * _const(others)).sum(1) / c
+    if input.dim() == 1:
+        loss = loss.reshape(tuple(target.shape))
+    return _reduce(loss, reduction)
+
+
+def _checked_classes(op, t, c, low):
+    """t with every entry in [low, c) (PyTorch's error otherwise; on CUDA checked without
+    synchronizing, the values clamped meanwhile so indexing stays in bounds)."""
+    device_checks.check_value((t < low) | (t >= c), t, lambda v: RuntimeError(
+        f"{op}(): target out of range: got class {v} for input with {c} classes (valid: {low} to {c - 1})"), op)
+    return xp_of(t).clip(t, low, c - 1)
+
+
+def multilabel_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])), divided by the
+    number of classes C; target holds class indices (input's shape), read up to its first -1."""
+    reduction = _reduction("multilabel_margin_loss", size_average, reduce, reduction)
+    _float_input("multilabel_margin_loss", input)
+    if input.dim() not in (1, 2) or input.shape[-1] == 0:
+        raise RuntimeError(f"multilabel_margin_loss(): Expected non-empty vector or matrix with optional 0-dim "
+                           f"batch size, but got: {list(input.shape)}")
+    c = input.shape[-1]
+    t = _class_targets("multilabel_margin_loss", input, target, tuple(input.shape)).reshape(-1, c)
+    x = input.reshape(-1, c)
+    xp = xp_of(t)
+    t = _checked_classes("multilabel_margin_loss", t, c, -1)
+    valid = xp.cumprod(t != -1, axis=1).astype(bool)  # the entries before the first -1
+    # is_target[n, i]: class i is among sample n's (valid) targets
+    is_target = ((t[:, :, None] == xp.arange(c)[None, None, :]) & valid[:, :, None]).any(1)
+    x_t = gather(x, 1, _const(xp.where(valid, t, 0)))  # (N, C): x at each target entry
+    pairs = (valid[:, :, None] & ~is_target[:, None, :]).astype(x._data.dtype)  # (target j, non-target i)
+    loss = (relu(1 - x_t.unsqueeze(2) + x.unsqueeze(1)) * _const(pairs)).sum((1, 2)) / c
+    if input.dim() == 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+
+__all__ = ["cosine_similarity", "pairwise_distance", "pdist", "multi_margin_loss", "multilabel_margin_loss",
+           "triplet_margin_with_distance_loss", "kl_div", "poisson_nll_loss", "gaussian_nll_loss",
            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
            "cosine_embedding_loss", "triplet_margin_loss"]

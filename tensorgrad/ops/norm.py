@@ -1,4 +1,5 @@
-"""Normalization and embedding: batch_norm, layer_norm, group_norm, embedding (torch.nn.functional's).
+"""Normalization and embedding: batch_norm, layer_norm, rms_norm, group_norm, local_response_norm,
+embedding (torch.nn.functional's).
 
 batch_norm is one op (BatchNorm) each way, over the fused NumPy/CuPy math of
 tensorgrad/fused/batchnorm.py: the per-channel statistics and y = x * scale + shift forward, two
@@ -7,7 +8,7 @@ with tensor ops, so double backward works. In training mode it also updates the 
 statistics in place, without grad, as PyTorch does: the mean with momentum, the variance with the
 *unbiased* batch variance.
 
-layer_norm and group_norm are composed of differentiable tensor ops (mean, var with
+layer_norm, rms_norm, group_norm and local_response_norm are composed of differentiable tensor ops (mean, var with
 correction=0, rsqrt, reshape, arithmetic), so their gradients and double backward come from those ops.
 
 embedding is one op: forward picks rows of the weight, backward scatter-adds the gradient into a
@@ -26,8 +27,9 @@ from ..tensor import Tensor
 from ._util import check_tensor
 from .elementwise import rsqrt
 from .index import IndexGrad
+from .index import pad
 from .reduce import mean, var
-from .shape import reshape
+from .shape import narrow, reshape
 
 
 def _float_input(op: str, input) -> Tensor:
@@ -209,10 +211,9 @@ def _widen_half(input, *params):
     return up(input), tuple(up(p) for p in params), dtypes.float16
 
 
-@_autocast.policy(cuda="float32")
-def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
-    _float_input("layer_norm", input)
+def _normalized_dims(input, normalized_shape, **params) -> tuple:
+    """The trailing dims that normalized_shape names, after PyTorch's checks of the input's shape and
+    of each parameter's (which must be normalized_shape itself)."""
     if isinstance(normalized_shape, (int, np.integer)):
         normalized_shape = (int(normalized_shape),)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -222,11 +223,18 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
         raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
                            f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
                            f"{list(shape)}")
-    for name, t in (("weight", weight), ("bias", bias)):
+    for name, t in params.items():
         if t is not None and tuple(t.shape) != normalized_shape:
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of "
                                f"shape {list(t.shape)} and normalized_shape = {list(normalized_shape)}")
-    dims = tuple(range(len(shape) - k, len(shape)))
+    return tuple(range(len(shape) - k, len(shape)))
+
+
+@_autocast.policy(cuda="float32")
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
+    """Normalize over the last len(normalized_shape) dims, then scale by weight and shift by bias."""
+    _float_input("layer_norm", input)
+    dims = _normalized_dims(input, normalized_shape, weight=weight, bias=bias)
     input, (weight, bias), back = _widen_half(input, weight, bias)
     m = mean(input, dims, True)
     v = var(input, dims, keepdim=True, correction=0)
@@ -235,6 +243,24 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
         out = out * weight
     if bias is not None:
         out = out + bias
+    return out if back is None else out.to(back)
+
+
+# ---------------------------------------------------------------- rms_norm
+@_autocast.policy(cuda="float32")
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the last len(normalized_shape) dims) + eps), times weight.
+
+    eps=None is the machine epsilon of the dtype the math runs in (float32 for float16 input, which
+    is widened as in layer_norm), as PyTorch's default."""
+    _float_input("rms_norm", input)
+    dims = _normalized_dims(input, normalized_shape, weight=weight)
+    x, (weight,), back = _widen_half(input, weight)
+    if eps is None:
+        eps = float(np.finfo(x._data.dtype).eps)
+    out = x * rsqrt(mean(x * x, dims, True) + eps)
+    if weight is not None:
+        out = out * weight
     return out if back is None else out.to(back)
 
 
@@ -306,6 +332,27 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     return out if back is None else out.to(back)
 
 
+# ---------------------------------------------------------------- local_response_norm
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha/size * sum of x^2 over a window of `size` channels)^beta, on (N, C, *) input.
+
+    The window of channel c spans c - size//2 .. c + (size-1)//2, zero outside the channels (PyTorch's
+    padding); the sum is `size` shifted slices of the padded squares, each a differentiable narrow."""
+    _float_input("local_response_norm", input)
+    nd = input.dim()
+    if nd < 3:
+        raise ValueError(f"local_response_norm(): expected 3D or higher dimensionality input (N, C, *) "
+                         f"(got {nd} dimensions, shape {list(input.shape)})")
+    if input.numel() == 0:
+        return input
+    c = input.shape[1]
+    sq = pad(input * input, (0, 0) * (nd - 2) + (size // 2, (size - 1) // 2))
+    window = narrow(sq, 1, 0, c)
+    for s in range(1, size):
+        window = window + narrow(sq, 1, s, c)
+    return input / (window * (alpha / size) + k) ** beta
+
+
 # ---------------------------------------------------------------- embedding
 class Embedding(Op):
     """out = weight[idx]; backward: zeros with the gradient rows added at idx, except padding_idx."""
@@ -370,4 +417,5 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     return Embedding(idx.astype(np.int64, copy=False), padding_idx)(weight)
 
 
-__all__ = ["instance_norm", "batch_norm", "layer_norm", "group_norm", "embedding"]
+__all__ = ["instance_norm", "batch_norm", "layer_norm", "rms_norm", "group_norm", "local_response_norm",
+           "embedding"]
