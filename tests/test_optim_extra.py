@@ -1,4 +1,4 @@
-"""Adamax, NAdam, RAdam and LBFGS against torch.optim: step-by-step parameter trajectories from the
+"""Adamax, NAdam, RAdam, LBFGS, Rprop and ASGD against torch.optim: step-by-step parameter trajectories from the
 same weights (so the same gradients), state_dict round trips, hyperparameter validation."""
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from oracle import needs_torch, torch
 
 import tensorgrad as tg
 from tensorgrad.optim.adamax import Adamax
+from tensorgrad.optim.asgd import ASGD
 from tensorgrad.optim.lbfgs import LBFGS
 from tensorgrad.optim.nadam import NAdam
 from tensorgrad.optim.radam import RAdam
+from tensorgrad.optim.rprop import Rprop
 
-OURS = {"Adamax": Adamax, "NAdam": NAdam, "RAdam": RAdam, "LBFGS": LBFGS}
+OURS = {"Adamax": Adamax, "NAdam": NAdam, "RAdam": RAdam, "LBFGS": LBFGS, "Rprop": Rprop, "ASGD": ASGD}
 STEPS = 12
 TOL = {np.float32: dict(rtol=1e-5, atol=1e-6), np.float64: dict(rtol=1e-10, atol=1e-12)}
 DTYPES = pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
@@ -501,3 +503,181 @@ def test_lbfgs_argument_errors():
         opt.step(closure)
     assert LBFGS([b], max_iter=8).defaults["max_eval"] == 10
     assert LBFGS([b], max_iter=8, max_eval=3).defaults["max_eval"] == 3
+
+
+# ---------------------------------------------------------------------------------------------- Rprop, ASGD
+def group_lrs(params, two_groups):
+    """Two groups without weight_decay (Rprop has none): the second with its own lr."""
+    return [{"params": [params[0]]}, {"params": [params[1]], "lr": 0.003}] if two_groups else params
+
+
+SIGN_CASES = [
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2))),  # the clamp bites both ways
+    ("Rprop", dict(lr=0.02, maximize=True)),
+    ("Rprop", dict(lr=0.01, foreach=False, differentiable=False)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=1e-2, alpha=0.5, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=4)),  # averaging starts mid-run: mu < 1 from step 6
+    ("ASGD", dict(lr=0.03, t0=2, lambd=0.1, maximize=True, weight_decay=0.05)),
+]
+
+
+def sign_trajectory(m, prob, name, kw, steps=STEPS, two_groups=False):
+    params = prob.make(m)
+    opt = cls_of(m, name)(group_lrs(params, two_groups), **kw)
+    return trajectory(m, prob, name, kw, steps=steps, params=params, opt=opt)
+
+
+@needs_torch
+@DTYPES
+@pytest.mark.parametrize("two_groups", [False, True], ids=["one_group", "two_groups"])
+@pytest.mark.parametrize("case", SIGN_CASES, ids=[_case_id(c) for c in SIGN_CASES])
+def test_rprop_asgd_trajectories_match_torch(case, two_groups, dtype):
+    name, kw = case
+    prob = Problem(dtype)
+    ours, opt = sign_trajectory(tg, prob, name, kw, steps=16, two_groups=two_groups)
+    ref, ref_opt = sign_trajectory(torch, prob, name, kw, steps=16, two_groups=two_groups)
+    assert_trajectories_close(ours, ref, dtype)
+    assert not np.allclose(ours[-1][0], prob.W0)
+    assert opt.defaults == ref_opt.defaults
+    sd, rsd = opt.state_dict(), ref_opt.state_dict()
+    assert sd["param_groups"] == rsd["param_groups"]
+    for k in rsd["state"]:
+        assert list(sd["state"][k]) == list(rsd["state"][k])
+        for key, v in sd["state"][k].items():
+            rv = rsd["state"][k][key]
+            assert str(v.dtype).split(".")[-1] == str(rv.dtype).split(".")[-1], key
+            np.testing.assert_allclose(v.numpy(), rv.numpy(), err_msg=key, **TOL[dtype])
+
+
+def test_rprop_step_sizes_follow_the_gradient_signs():
+    """Same sign: step size * etaplus; flipped sign: * etaminus and no move; then the step after a
+    flip neither grows nor shrinks it (its remembered gradient is zero)."""
+    w = tg.tensor(np.zeros(2), requires_grad=True)
+    opt = Rprop([w], lr=0.1, etas=(0.5, 2.0))
+    moves = []
+    for g in ([1.0, 1.0], [1.0, -1.0], [1.0, -1.0]):
+        before = w.detach().numpy().copy()
+        w.grad = tg.tensor(np.array(g))
+        opt.step()
+        moves.append(w.detach().numpy() - before)
+    np.testing.assert_allclose(moves, [[-0.1, -0.1], [-0.2, 0.0], [-0.4, 0.05]], rtol=1e-15)
+    np.testing.assert_array_equal(opt.state[w]["prev"].numpy(), [1.0, -1.0])
+
+
+def test_asgd_average_copies_until_t0_then_averages():
+    w = tg.tensor(np.array([1.0]), requires_grad=True)
+    opt = ASGD([w], lr=0.1, lambd=0.0, t0=2)
+    iterates = []
+    for _ in range(5):
+        w.grad = tg.tensor(np.array([1.0]))
+        opt.step()
+        iterates.append(float(w.detach()))
+    st = opt.state[w]
+    # mu = 1 / max(1, t - t0) set by step t is used by step t + 1: steps 1-4 copy the iterate (mu
+    # is 1 through t = 3), step 5 averages (mu = 1/2): ax is the mean of the iterates from step 4 on
+    np.testing.assert_allclose(float(st["ax"]), np.mean(iterates[3:]), rtol=1e-12)
+    assert float(st["mu"]) == pytest.approx(1 / 3) and float(st["eta"]) == pytest.approx(0.1)
+
+
+@DTYPES
+@pytest.mark.parametrize("name,kw", [("Rprop", dict(lr=0.05)), ("ASGD", dict(lr=0.05, t0=3, weight_decay=0.1))])
+def test_rprop_asgd_state_dict_round_trip_resumes(name, kw, dtype):
+    prob = Problem(dtype, seed=2)
+    full, _ = sign_trajectory(tg, prob, name, kw, steps=10, two_groups=True)
+    params = prob.make(tg)
+    opt = OURS[name](group_lrs(params, True), **kw)
+    trajectory(tg, prob, name, kw, steps=5, params=params, opt=opt)
+    sd = copy.deepcopy(opt.state_dict())
+    snap = [p.detach().numpy().copy() for p in params]
+    trajectory(tg, prob, name, kw, steps=3, params=params, opt=opt)  # must not touch the snapshot
+    params2 = [tg.tensor(a, requires_grad=True) for a in snap]
+    opt2 = OURS[name](group_lrs(params2, True), lr=123.0)
+    opt2.load_state_dict(sd)
+    assert [g["lr"] for g in opt2.param_groups] == [kw["lr"], 0.003]
+    rest, _ = trajectory(tg, prob, name, kw, steps=5, params=params2, opt=opt2)
+    if name == "ASGD":  # load_state_dict casts eta and mu to the parameter's dtype, as torch's does
+        assert all(st["eta"].dtype == st["mu"].dtype == params2[0].dtype for st in opt2.state.values())
+    for a_step, r_step in zip(rest, full[5:]):
+        for a, r in zip(a_step, r_step):
+            np.testing.assert_array_equal(a, r)
+
+
+@needs_torch
+@pytest.mark.parametrize("name,kw", [("Rprop", dict(lr=0.05)), ("ASGD", dict(lr=0.05, t0=3))])
+def test_rprop_asgd_state_dict_of_torch_loads_and_matches(name, kw):
+    prob = Problem(np.float64, seed=3)
+    tparams = prob.make(torch)
+    topt = getattr(torch.optim, name)(tparams, **kw)
+    trajectory(torch, prob, name, kw, steps=6, params=tparams, opt=topt)
+    tsd = topt.state_dict()
+    sd = {"param_groups": copy.deepcopy(tsd["param_groups"]),
+          "state": {k: {key: tg.tensor(v.numpy()) for key, v in st.items()} for k, st in tsd["state"].items()}}
+    params = [tg.tensor(p.detach().numpy(), requires_grad=True) for p in tparams]
+    opt = OURS[name](params)
+    opt.load_state_dict(sd)
+    tparams2 = [torch.tensor(p.detach().numpy(), requires_grad=True) for p in tparams]
+    topt2 = getattr(torch.optim, name)(tparams2)  # torch resumed the same way (its load casts too)
+    topt2.load_state_dict(tsd)
+    for st, rst in zip(opt.state.values(), topt2.state.values()):
+        assert {k: str(v.dtype).split(".")[-1] for k, v in st.items()} == \
+            {k: str(v.dtype).split(".")[-1] for k, v in rst.items()}
+    ours, _ = trajectory(tg, prob, name, kw, steps=6, params=params, opt=opt)
+    ref, _ = trajectory(torch, prob, name, kw, steps=6, params=tparams2, opt=topt2)
+    assert_trajectories_close(ours, ref, np.float64)
+
+
+@pytest.mark.parametrize("cls", [Rprop, ASGD])
+def test_rprop_asgd_skip_params_without_grad(cls):
+    a, b = tg.randn(3, requires_grad=True), tg.randn(3, requires_grad=True)
+    opt = cls([a, b], lr=0.1)
+    fb = b.detach().numpy().copy()
+    a.grad = tg.ones(3)
+    v0 = a._version
+    assert opt.step() is None
+    assert a._version > v0 and len(opt.state[b]) == 0
+    np.testing.assert_array_equal(b.detach().numpy(), fb)
+
+
+@pytest.mark.parametrize("name,kw", [("Rprop", dict(lr=0.05)), ("ASGD", dict(lr=0.05, t0=3, weight_decay=0.1))])
+def test_rprop_asgd_device_runs_match_cpu(name, kw, device):
+    prob = Problem(np.float64, seed=5)
+    ref, _ = sign_trajectory(tg, prob, name, kw, steps=8)
+    params = prob.make(tg, device=device)
+    ours, opt = trajectory(tg, prob, name, kw, steps=8, params=params, opt=OURS[name](params, **kw))
+    for a_step, r_step in zip(ours, ref):
+        for a, r in zip(a_step, r_step):
+            np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-12)
+    for st in opt.state.values():
+        for key, v in st.items():
+            assert v.device.type == ("cpu" if key in ("step", "eta", "mu") else device)
+
+
+BAD_SIGN = [
+    ("Rprop", dict(lr=-1), "Invalid learning rate: -1"),
+    ("Rprop", dict(etas=(1.0, 1.2)), "Invalid eta values: 1.0, 1.2"),
+    ("Rprop", dict(etas=(0.5, 0.9)), "Invalid eta values: 0.5, 0.9"),
+    ("Rprop", dict(etas=(0.0, 1.2)), "Invalid eta values: 0.0, 1.2"),
+    ("ASGD", dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    ("ASGD", dict(weight_decay=-1), "Invalid weight_decay value: -1"),
+]
+
+
+@pytest.mark.parametrize("name,kw,msg", BAD_SIGN, ids=[f"{n}-{m}" for n, _, m in BAD_SIGN])
+def test_rprop_asgd_bad_hyperparameters(name, kw, msg):
+    with pytest.raises(ValueError) as e:
+        OURS[name]([tg.randn(2, requires_grad=True)], **kw)
+    assert str(e.value) == msg
+
+
+@needs_torch
+@pytest.mark.parametrize("name,kw,msg", BAD_SIGN, ids=[f"{n}-{m}" for n, _, m in BAD_SIGN])
+def test_rprop_asgd_error_messages_equal_torch(name, kw, msg):
+    with pytest.raises(ValueError) as ref:
+        getattr(torch.optim, name)([torch.randn(2, requires_grad=True)], **kw)
+    assert str(ref.value) == msg
+
+
+def test_rprop_asgd_are_exported():
+    assert tg.optim.Rprop is Rprop and tg.optim.ASGD is ASGD

@@ -1,5 +1,5 @@
-"""Dataset, IterableDataset, TensorDataset, ConcatDataset, Subset, random_split (torch.utils.data
-semantics), and get_worker_info."""
+"""Dataset, IterableDataset, TensorDataset, ConcatDataset, StackDataset, ChainDataset, Subset,
+random_split (torch.utils.data semantics), and get_worker_info."""
 from __future__ import annotations
 
 import bisect
@@ -41,7 +41,7 @@ class IterableDataset(Dataset):
         raise NotImplementedError(f"{type(self).__name__} must define __iter__")
 
     def __add__(self, other):
-        raise TypeError("ConcatDataset does not support IterableDataset; chain the iterables instead")
+        return ChainDataset([self, other])
 
 
 class WorkerInfo:
@@ -90,6 +90,83 @@ class ConcatDataset(Dataset):
             raise IndexError(f"index {idx} is out of range for a ConcatDataset of length {n}")
         k = bisect.bisect_right(self.cumulative_sizes, idx)
         return self.datasets[k][idx - (self.cumulative_sizes[k - 1] if k else 0)]
+
+
+class StackDataset(Dataset):
+    """Several datasets of one length side by side: item i is the tuple of their items i
+    (``StackDataset(a, b)``), or the dict of them by name (``StackDataset(x=a, y=b)``)."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: supported either tuple-like (via args) or dict-like (via kwargs) "
+                             "input/output, but both types are given")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed to StackDataset (as arguments or keywords)")
+        datasets = args if args else kwargs
+        lengths = [len(d) for d in (args if args else kwargs.values())]
+        if any(n != lengths[0] for n in lengths):
+            names = range(len(lengths)) if args else list(kwargs)
+            raise ValueError("Size mismatch between datasets: StackDataset needs them all of one length, got "
+                             + ", ".join(f"{k}: {n}" for k, n in zip(names, lengths)))
+        self.datasets = datasets
+        self._length = lengths[0]
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices):
+        """A batch as a list of samples (tuples or dicts), each dataset read in one batched call
+        where it has ``__getitems__``."""
+        indices = indices.tolist() if isinstance(indices, np.ndarray) else list(indices)
+        named = isinstance(self.datasets, dict)
+        columns = {k: self._column(d, indices) for k, d in
+                   (self.datasets.items() if named else enumerate(self.datasets))}
+        if named:
+            return [{k: col[j] for k, col in columns.items()} for j in range(len(indices))]
+        return [tuple(col[j] for col in columns.values()) for j in range(len(indices))]
+
+    @staticmethod
+    def _column(dataset, indices):
+        """The items of one dataset at `indices`, as a list of samples."""
+        getitems = getattr(dataset, "__getitems__", None)
+        if not callable(getitems):
+            return [dataset[i] for i in indices]
+        items = getitems(indices)
+        if isinstance(items, _Collated):  # stacked per field (TensorDataset): back to samples
+            return [tuple(field[j] for field in items) for j in range(len(indices))]
+        if len(items) != len(indices):
+            raise ValueError(f"Nested dataset's output size mismatch. Expected {len(indices)}, got {len(items)}")
+        return list(items)
+
+    def __len__(self):
+        return self._length
+
+
+class ChainDataset(IterableDataset):
+    """Several IterableDatasets one after another, as one stream (built lazily: a dataset is
+    only iterated when the chain reaches it)."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            _check_iterable(d)
+            yield from d
+
+    def __len__(self):
+        total = 0
+        for d in self.datasets:
+            _check_iterable(d)
+            total += len(d)
+        return total
+
+
+def _check_iterable(d):
+    if not isinstance(d, IterableDataset):  # AssertionError: torch's exception type here
+        raise AssertionError(f"ChainDataset only supports IterableDataset, got a {type(d).__name__}")
 
 
 def _index_array(indices):
