@@ -100,12 +100,12 @@ def check_torch(fn, arrays, device="cpu", grad_inputs=None, rtol=1e-5, atol=1e-6
         return out_t
     seeds = [rand(*b.shape, dtype=np.float64) if b.is_floating_point() and b.requires_grad else None
              for b in out_p]
-    tg_outs = [a for a, s in zip(out_t, seeds) if s is not None]
-    p_outs = [b for b, s in zip(out_p, seeds) if s is not None]
-    if not tg_outs:
+    kept = [(a, b, s) for a, b, s in zip(out_t, out_p, seeds) if s is not None]  # outputs torch differentiates
+    if not kept:
         return out_t
-    tg_seeds = [to_tg(s.astype(to_np(a).dtype), device, False) for a, s in zip(tg_outs, seeds) if s is not None]
-    p_seeds = [torch.tensor(s.astype(b.detach().numpy().dtype)) for b, s in zip(p_outs, seeds) if s is not None]
+    tg_outs, p_outs = [a for a, _, _ in kept], [b for _, b, _ in kept]
+    tg_seeds = [to_tg(s.astype(to_np(a).dtype), device, False) for a, _, s in kept]
+    p_seeds = [torch.tensor(s.astype(b.detach().numpy().dtype)) for _, b, s in kept]
     torch.autograd.backward(p_outs, p_seeds)
     tg.autograd.backward(tg_outs, tg_seeds)
     for i in grad_inputs:

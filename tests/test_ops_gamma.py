@@ -26,6 +26,14 @@ def test_functions_and_methods_match_torch(name, device):
     check_torch(fns[name], [_pos(3, 4)], device, rtol=1e-7, atol=1e-9)
 
 
+@needs_torch
+@pytest.mark.parametrize("name", ["lgamma", "digamma", "polygamma1"])
+def test_zero_dim_inputs_match_torch(name, device):
+    fns = {"lgamma": lambda m, x: m.lgamma(x), "digamma": lambda m, x: m.digamma(x),
+           "polygamma1": lambda m, x: m.polygamma(1, x)}
+    check_torch(fns[name], [np.array(2.5)], device, rtol=1e-7, atol=1e-9)
+
+
 def test_gradients_numerically(device):
     check_grad(lambda x: tg.lgamma(x) * tg.digamma(x) + tg.mvlgamma(x + 2, 3), [_pos(5)], device)
 

@@ -11,13 +11,17 @@ import math
 from .. import creation, dtypes
 from ..ops.special import xlogy
 from ..ops.shape import stack
-from ..ops.gamma import digamma, lgamma
+from ..ops.gamma import digamma
+from ._special import lgamma
 from ._special import standard_gamma
+from . import constraints
 from .distribution import _GE0, _GT0, Distribution, _as_tensor, _broadcast_all
 
 
 class Normal(Distribution):
     """Gaussian with mean loc and standard deviation scale (broadcast together)."""
+
+    support = constraints.real
 
     has_rsample = True
     _param_names = ("loc", "scale")
@@ -66,6 +70,8 @@ class Normal(Distribution):
 class Uniform(Distribution):
     """Uniform on [low, high)."""
 
+    support = property(lambda self: constraints.interval(self.low, self.high))
+
     has_rsample = True
     _param_names = ("low", "high")
 
@@ -104,6 +110,8 @@ class Uniform(Distribution):
 
 class Exponential(Distribution):
     """Density rate * exp(-rate x) on x >= 0."""
+
+    support = constraints.nonnegative
 
     has_rsample = True
     _param_names = ("rate",)
@@ -150,6 +158,8 @@ class Exponential(Distribution):
 
 class Laplace(Distribution):
     """Density exp(-|x - loc| / scale) / (2 scale)."""
+
+    support = constraints.real
 
     has_rsample = True
     _param_names = ("loc", "scale")
@@ -200,6 +210,8 @@ class Laplace(Distribution):
 class Gamma(Distribution):
     """Density rate^c x^(c-1) exp(-rate x) / Gamma(c) on x > 0 (c = concentration)."""
 
+    support = constraints.nonnegative
+
     has_rsample = True
     _param_names = ("concentration", "rate")
 
@@ -239,6 +251,8 @@ class Gamma(Distribution):
 
 class Beta(Distribution):
     """Density x^(a-1) (1-x)^(b-1) / B(a, b) on [0, 1] (a = concentration1, b = concentration0)."""
+
+    support = constraints.unit_interval
 
     has_rsample = True
     _param_names = ("concentration1", "concentration0")

@@ -9,8 +9,9 @@ from ..autograd import grad_mode
 from ..ops.activation import softplus
 from ..ops.special import xlogy
 from ..tensor import Tensor
-from ..ops.gamma import lgamma
-from ._special import poisson
+
+from ._special import lgamma, poisson
+from . import constraints
 from .distribution import _GE0, Distribution, _as_tensor, _broadcast_all, _clamp_probs, _shape
 
 
@@ -22,6 +23,8 @@ def _probs_logits(probs, logits):
 
 class Bernoulli(Distribution):
     """1 with probability probs (or sigmoid(logits)), else 0."""
+
+    support = constraints.boolean
 
     _param_names = ("probs",)
 
@@ -61,9 +64,23 @@ class Bernoulli(Distribution):
     def entropy(self):
         return softplus(-self.logits) * self.probs + softplus(self.logits) * (1 - self.probs)
 
+    has_enumerate_support = True
+
+    @property
+    def param_shape(self):
+        return getattr(self, self._param_names[0]).shape
+
+    def enumerate_support(self, expand=True):
+        """Both outcomes along a new leading dim: (2, 1, ..., 1), or (2, *batch_shape) if expand."""
+        nb = len(self._batch_shape)
+        values = creation.arange(2, dtype=self.probs.dtype, device=self.probs.device).reshape(2, *([1] * nb))
+        return values.expand(2, *self._batch_shape) if expand else values
+
 
 class Categorical(Distribution):
     """One of K categories (the last dim of probs or logits), each with its normalized weight."""
+
+    support = property(lambda self: constraints.integer_interval(0, self._num_events - 1))
 
     _param_names = ("probs",)
 
@@ -118,9 +135,23 @@ class Categorical(Distribution):
         lo = dtypes.finfo(self.logits.dtype).min
         return -(self.logits.clamp(min=lo) * self.probs).sum(-1)
 
+    has_enumerate_support = True
+
+    @property
+    def param_shape(self):
+        return getattr(self, self._param_names[0]).shape
+
+    def enumerate_support(self, expand=True):
+        """Every category (int64) along a new leading dim: (K, 1, ..., 1), or (K, *batch_shape)."""
+        k, nb = self._num_events, len(self._batch_shape)
+        values = creation.arange(k, device=self.probs.device).reshape(k, *([1] * nb))
+        return values.expand(k, *self._batch_shape) if expand else values
+
 
 class OneHotCategorical(Distribution):
     """A Categorical whose outcomes are one-hot vectors of length K (event_shape (K,))."""
+
+    support = constraints.one_hot
 
     _param_names = ("probs",)
 
@@ -165,9 +196,23 @@ class OneHotCategorical(Distribution):
     def entropy(self):
         return self._categorical.entropy()
 
+    has_enumerate_support = True
+
+    @property
+    def param_shape(self):
+        return self._categorical.param_shape
+
+    def enumerate_support(self, expand=True):
+        """The K one-hot vectors along a new leading dim: (K, 1, ..., 1, K), or (K, *batch_shape, K)."""
+        k, nb = self._event_shape[0], len(self._batch_shape)
+        values = creation.eye(k, dtype=self.probs.dtype, device=self.probs.device).reshape(k, *([1] * nb), k)
+        return values.expand(k, *self._batch_shape, k) if expand else values
+
 
 class Poisson(Distribution):
     """Counts k >= 0 with probability rate^k exp(-rate) / k! (sample only: no rsample)."""
+
+    support = constraints.nonnegative_integer
 
     _param_names = ("rate",)
 

@@ -2,6 +2,8 @@
 tensors, sample shapes, and argument validation with torch.distributions' messages."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import creation, dtypes
 from ..autograd import grad_mode
 from ..tensor import Size, Tensor
@@ -40,7 +42,9 @@ class Distribution:
     """The base: batch_shape and event_shape, sample/rsample, log_prob, entropy and moments."""
 
     has_rsample = False
+    has_enumerate_support = False
     _param_names: tuple = ()
+    _expand_skip: tuple = ()      # tensors kept unbroadcast (they broadcast against the batch anyway)
 
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape, self._event_shape = Size(tuple(batch_shape)), Size(tuple(event_shape))
@@ -71,6 +75,48 @@ class Distribution:
     @property
     def stddev(self):
         return self.variance.sqrt()
+
+    def expand(self, batch_shape, _instance=None):
+        """The same distribution over a larger batch_shape (broadcast from the current one): every
+        parameter tensor whose leading dims are the batch is expanded (a view: gradients flow back);
+        inner distributions (Independent's base, a mixture's parts) expand with their extra dims."""
+        new_batch, old = _shape(batch_shape), tuple(self._batch_shape)
+        try:
+            ok = tuple(np.broadcast_shapes(old, new_batch)) == new_batch
+        except ValueError:
+            ok = False
+        if not ok:
+            raise RuntimeError(f"{type(self).__name__}.expand(): batch_shape {new_batch} is not broadcastable from "
+                               f"the distribution's batch_shape {old} (it must keep the trailing dims, or grow "
+                               "dims of size 1)")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        nb = len(old)
+        for k, v in self.__dict__.items():
+            if k in self._expand_skip:
+                continue
+            if isinstance(v, Tensor) and v.dim() >= nb and tuple(v.shape[:nb]) == old:
+                setattr(new, k, v.expand(*new_batch, *v.shape[nb:]))
+            elif isinstance(v, Distribution) and tuple(v.batch_shape[:nb]) == old:
+                setattr(new, k, v.expand(new_batch + tuple(v.batch_shape[nb:])))
+        new._batch_shape = Size(new_batch)
+        return new
+
+    @property
+    def support(self):
+        raise NotImplementedError(f"{type(self).__name__} does not define its support")
+
+    def enumerate_support(self, expand=True):
+        raise NotImplementedError(f"{type(self).__name__} has no enumerate_support (its support is not finite)")
+
+    def cdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no cdf")
+
+    def icdf(self, value):
+        raise NotImplementedError(f"{type(self).__name__} has no icdf")
+
+    def perplexity(self):
+        return self.entropy().exp()
 
     def _check(self, ok, what):
         """Raise PyTorch's ValueError unless every element of the bool tensor ok holds."""

@@ -6,11 +6,16 @@ from __future__ import annotations
 from ..ops.activation import softplus
 from ..ops.arithmetic import where
 from ..ops.shape import stack
-from ..ops.gamma import digamma, lgamma
+from ..ops.gamma import digamma
+from ._special import lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
 from .distribution import Distribution, _sum_rightmost
 from .multivariate import Dirichlet, Independent, MultivariateNormal, _batch_mahalanobis
+from .counts import Binomial, Geometric
+from .lowrank import LowRankMultivariateNormal
+from .transformed import TransformedDistribution
+from .univariate import _EULER, Cauchy, Gumbel, HalfNormal, Pareto
 
 _KL: dict = {}
 _dispatch_cache: dict = {}
@@ -132,20 +137,79 @@ def _kl_beta(p, q):
     return _kl_concentrations(cp, cq)
 
 
-@register_kl(MultivariateNormal, MultivariateNormal)
-def _kl_mvn(p, q):
-    if p.event_shape != q.event_shape:
-        raise ValueError("KL-divergence between two Multivariate Normals with different event shapes cannot be "
-                         "computed")
+def _kl_gaussians(p_loc, lp, q_loc, lq, batch_shape):
+    """KL between Gaussians given their means and lower Cholesky factors of the covariances."""
     from .. import linalg
-    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
-    n = p.event_shape[0]
-    half_log_det = q._half_log_det() - p._half_log_det()
+    n = p_loc.shape[-1]
+    half_log_det = lq.diagonal(0, -2, -1).log().sum(-1) - lp.diagonal(0, -2, -1).log().sum(-1)
     # tr(Sq^-1 Sp) = |Lq^-1 Lp|_F^2 ; (mq - mp)^T Sq^-1 (mq - mp) = |Lq^-1 (mq - mp)|^2
     trace = linalg.solve_triangular(lq, lp, upper=False).pow(2).sum((-2, -1))
-    maha = _batch_mahalanobis(lq, q.loc - p.loc)
+    maha = _batch_mahalanobis(lq, q_loc - p_loc)
     out = half_log_det + 0.5 * (trace + maha - n)
-    return out.expand(p.batch_shape) if tuple(out.shape) != tuple(p.batch_shape) else out
+    return out.expand(batch_shape) if tuple(out.shape) != tuple(batch_shape) else out
+
+
+def _tril_of(d):
+    if isinstance(d, MultivariateNormal):
+        return d._unbroadcasted_scale_tril
+    from .. import linalg
+    return linalg.cholesky(d.covariance_matrix)      # low-rank: the dense n x n factor
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"KL-divergence between two {'Low Rank ' if isinstance(p, LowRankMultivariateNormal) else ''}"
+                         "Multivariate Normals with different event shapes cannot be computed")
+    return _kl_gaussians(p.loc, _tril_of(p), q.loc, _tril_of(q), p.batch_shape)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial(p, q):
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p() - (-q.probs).log1p())
+    return _inf_where(p.total_count > q.total_count, kl)
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel(p, q):
+    ct1, ct2, ct3 = p.scale / q.scale, q.loc / q.scale, p.loc / q.scale
+    t3 = (ct2 + lgamma(1 + ct1) - ct3).exp()
+    return -ct1.log() - ct2 + ct3 + ct1 * _EULER + t3 - (1 + _EULER)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal(p, q):
+    return _kl_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy(p, q):
+    return ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log() - (4 * p.scale * q.scale).log()
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto(p, q):
+    alpha_ratio = q.alpha / p.alpha
+    result = q.alpha * (p.scale / q.scale).log() - alpha_ratio.log() + alpha_ratio - 1
+    return _inf_where(p.scale < q.scale, result)       # p puts mass below q's support
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed(p, q):
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError("KL(TransformedDistribution || TransformedDistribution) needs the same transforms "
+                                  "and event_shape")
+    return kl_divergence(p.base_dist, q.base_dist)
 
 
 @register_kl(Independent, Independent)

@@ -9,13 +9,17 @@ import numpy as np
 from .. import creation, dtypes, linalg
 from ..ops.special import xlogy
 from ..tensor import Size
-from ..ops.gamma import digamma, lgamma
+from ..ops.gamma import digamma
+from ._special import lgamma
 from ._special import standard_gamma
+from . import constraints
 from .distribution import _GT0, Distribution, _as_tensor, _sum_rightmost
 
 
 class Dirichlet(Distribution):
     """Density prod x_i^(c_i - 1) / B(c) on the simplex; event_shape (K,) (the last dim of c)."""
+
+    support = constraints.simplex
 
     has_rsample = True
     _param_names = ("concentration",)
@@ -78,8 +82,11 @@ class MultivariateNormal(Distribution):
     """Gaussian over vectors with mean loc, given by exactly one of covariance_matrix,
     precision_matrix or scale_tril (L lower with positive diagonal, covariance L L^T)."""
 
+    support = constraints.real_vector
+
     has_rsample = True
     _param_names = ("loc", "covariance_matrix")
+    _expand_skip = ("_unbroadcasted_scale_tril",)
 
     def __init__(self, loc, covariance_matrix=None, precision_matrix=None, scale_tril=None, validate_args=None):
         loc = _as_tensor(loc)
@@ -169,6 +176,8 @@ class MultivariateNormal(Distribution):
 class Independent(Distribution):
     """base_distribution with its rightmost reinterpreted_batch_ndims batch dims taken as event
     dims: log_prob and entropy sum over them."""
+
+    support = property(lambda self: constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims))
 
     def __init__(self, base_distribution, reinterpreted_batch_ndims, validate_args=None):
         n, bs = int(reinterpreted_batch_ndims), tuple(base_distribution.batch_shape)

@@ -32,7 +32,8 @@ def _lgamma_scalar(v):
 
 _lgamma_ufunc = np.frompyfunc(_lgamma_scalar, 1, 1)
 _lgamma_arr = special_function(
-    "gammaln", lambda x: _lgamma_ufunc(np.asarray(x, np.float64)).astype(x.dtype))
+    # np.asarray: frompyfunc gives a bare Python float for a 0-d input
+    "gammaln", lambda x: np.asarray(_lgamma_ufunc(np.asarray(x, np.float64))).astype(x.dtype))
 
 
 # ---------------------------------------------------------------- digamma / polygamma
