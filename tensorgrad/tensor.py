@@ -968,6 +968,8 @@ _bind_inplace(_gm, "lgamma digamma mvlgamma")
 _bind_inplace(_cmp, "eq ne lt le gt ge logical_and logical_or logical_xor logical_not bitwise_and bitwise_or "
                     "bitwise_xor bitwise_not")
 _bind_inplace(_rd, "cumsum")
+from .ops import pointwise_extra as _pwx  # noqa: E402
+_bind_inplace(_pwx, "copysign ldexp gcd lcm heaviside nextafter rad2deg deg2rad sgn fix i0 sinc")
 _bind_inplace(_arr, "cumprod")
 
 

@@ -23,13 +23,14 @@ def _any(*shape):
 # name: (input, extra tensor arguments, extra plain arguments)
 UNARY = {n: (_any, (), ()) for n in "square exp2 expm1 sign floor ceil round trunc frac sin cos tan erf erfc "
                                       "sinh cosh atan arctan asinh arcsinh negative lgamma".split()}
+UNARY.update({n: (_any, (), ()) for n in "rad2deg deg2rad fix i0 sinc".split()})
 UNARY.update({n: (_pos, (), ()) for n in "log2 log10 log1p rsqrt reciprocal erfinv asin acos arcsin arccos "
                                           "atanh arctanh logit digamma".split()})
 UNARY.update({"acosh": (lambda *s: 1 + _pos(*s), (), ()), "arccosh": (lambda *s: 1 + _pos(*s), (), ()),
               "nan_to_num": (_any, (), ()), "clip": (_any, (), (-0.5, 0.5)), "cumsum": (_any, (), (1,)),
               "cumprod": (_any, (), (1,)), "mvlgamma": (lambda *s: 2 + _pos(*s), (), (2,)),
               "polygamma": (_pos, (), (1,))})
-BINARY = {n: (_any, (_any,), ()) for n in "fmod remainder atan2 arctan2 hypot true_divide".split()}
+BINARY = {n: (_any, (_any,), ()) for n in "fmod remainder atan2 arctan2 hypot true_divide copysign".split()}
 BINARY.update({"lerp": (_any, (_any,), (0.3,)), "xlogy": (_any, (_pos,), ()),
                "addcmul": (_any, (_any, _any), ()), "addcdiv": (_any, (_any, _pos), ())})
 CASES = {**UNARY, **BINARY}

@@ -261,6 +261,8 @@ class Pow(Op):
             ga = _masked(grad * b * pow(a, bm - 1), ~zero)
         if nb:  # y * log(a), zero where a == 0 and b >= 0 (the limit, as PyTorch)
             cond = (_arr(a) == 0) & (b._data >= 0)
+            if not isinstance(a, Tensor):  # a number base: its log in the exponent's dtype, not the default
+                a = _const(xp_of(b._data).asarray(a, dtype=b._data.dtype))
             gb = _masked(grad * y * log(where(_const(cond), 1, a)), ~cond)
         return ga, gb
 

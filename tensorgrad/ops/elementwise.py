@@ -318,7 +318,10 @@ class Trunc(_Step):
 
 class Sign(_Step):
     def forward(self, x):
-        return x.copy() if x.dtype.kind == "b" else xp_of(x).sign(x)
+        if x.dtype.kind != "f":
+            return x.copy() if x.dtype.kind == "b" else xp_of(x).sign(x)
+        xp = xp_of(x)
+        return xp.where(xp.isnan(x), x.dtype.type(0), xp.sign(x))  # sign(nan) is 0 in PyTorch
 
 
 class Round(_Step):
