@@ -111,10 +111,3 @@ def poisson(rate):
     engine = backend.generator_for(rate.device)
     counts = engine.poisson(rate._data.astype(np.float64), size=tuple(rate.shape))
     return _const(counts.astype(rate._data.dtype))
-
-
-def lgamma(x):
-    """ops.gamma.lgamma, also for 0-dim tensors (its NumPy kernel returns a Python float for a 0-d
-    array; a (1,) view sidesteps that until the kernel is fixed)."""
-    from ..ops.gamma import lgamma as _lgamma
-    return _lgamma(x.reshape(1)).reshape(()) if x.dim() == 0 else _lgamma(x)

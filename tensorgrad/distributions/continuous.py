@@ -12,7 +12,7 @@ from .. import creation, dtypes
 from ..ops.special import xlogy
 from ..ops.shape import stack
 from ..ops.gamma import digamma
-from ._special import lgamma
+from ..ops.gamma import lgamma
 from ._special import standard_gamma
 from . import constraints
 from .distribution import _GE0, _GT0, Distribution, _as_tensor, _broadcast_all

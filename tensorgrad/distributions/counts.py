@@ -13,7 +13,8 @@ from ..ops._pointwise import _const
 from ..ops.activation import softplus
 from ..ops.arithmetic import where
 
-from ._special import lgamma, poisson
+from ..ops.gamma import lgamma
+from ._special import poisson
 from .continuous import Gamma
 from .discrete import Categorical, _probs_logits
 from . import constraints

@@ -10,7 +10,8 @@ from ..ops.activation import softplus
 from ..ops.special import xlogy
 from ..tensor import Tensor
 
-from ._special import lgamma, poisson
+from ..ops.gamma import lgamma
+from ._special import poisson
 from . import constraints
 from .distribution import _GE0, Distribution, _as_tensor, _broadcast_all, _clamp_probs, _shape
 

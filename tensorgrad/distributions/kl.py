@@ -7,7 +7,7 @@ from ..ops.activation import softplus
 from ..ops.arithmetic import where
 from ..ops.shape import stack
 from ..ops.gamma import digamma
-from ._special import lgamma
+from ..ops.gamma import lgamma
 from .continuous import Beta, Exponential, Gamma, Laplace, Normal, Uniform
 from .discrete import Bernoulli, Categorical, OneHotCategorical, Poisson
 from .distribution import Distribution, _sum_rightmost

@@ -10,7 +10,7 @@ from .. import creation, dtypes, linalg
 from ..ops.special import xlogy
 from ..tensor import Size
 from ..ops.gamma import digamma
-from ._special import lgamma
+from ..ops.gamma import lgamma
 from ._special import standard_gamma
 from . import constraints
 from .distribution import _GT0, Distribution, _as_tensor, _sum_rightmost

@@ -8,7 +8,7 @@ import math
 from .. import creation, dtypes
 from ..ops.arithmetic import where
 from ..ops.gamma import digamma
-from ._special import lgamma
+from ..ops.gamma import lgamma
 from .continuous import Exponential, Gamma, Normal, Uniform
 from . import constraints
 from .distribution import _GT0, Distribution, _as_tensor, _broadcast_all, _validate_default
