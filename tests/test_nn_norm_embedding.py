@@ -7,7 +7,7 @@ import pytest
 
 import tensorgrad as tg
 from oracle import check_grad, needs_torch, rand, to_np, torch
-from tensorgrad.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from tensorgrad.nn.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
 from tensorgrad.nn.sparse import Embedding
 from tensorgrad.ops.norm import batch_norm, embedding, group_norm, layer_norm
 
@@ -76,16 +76,19 @@ def _compare_module(tg_mod, t_mod, shape, dtype, steps=3, seed=0, device="cpu"):
 
 
 # ---------------------------------------------------------------- BatchNorm
+_BN = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d, "BatchNorm3d": BatchNorm3d}
+
+
 @needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)),
-                                       ("BatchNorm2d", (4, 3, 5, 2))])
+                                       ("BatchNorm2d", (4, 3, 5, 2)), ("BatchNorm3d", (2, 3, 2, 3, 2))])
 @pytest.mark.parametrize("kw", [{}, {"momentum": None}, {"momentum": 0.3, "eps": 1e-3}, {"affine": False},
                                 {"bias": False}, {"track_running_stats": False}])
 def test_batchnorm_vs_torch(cls, shape, dtype, kw, device):
     _needs_norm_bias(kw)
     tdt = getattr(torch, _TDT[dtype])
-    m = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d}[cls](3, dtype=_TDT[dtype], device=device, **kw)
+    m = _BN[cls](3, dtype=_TDT[dtype], device=device, **kw)
     _randomize(m)
     t = _torch_copy(m, getattr(tnn, cls)(3, dtype=tdt, **kw))
     _compare_module(m, t, shape, dtype, device=device)
@@ -97,8 +100,8 @@ def test_batchnorm_vs_torch(cls, shape, dtype, kw, device):
 def test_batchnorm_state_dict_repr():
     _needs_norm_bias()
     for kw in [{}, {"affine": False}, {"bias": False}, {"track_running_stats": False}, {"momentum": None}]:
-        for cls in ("BatchNorm1d", "BatchNorm2d"):
-            m = {"BatchNorm1d": BatchNorm1d, "BatchNorm2d": BatchNorm2d}[cls](5, **kw)
+        for cls in _BN:
+            m = _BN[cls](5, **kw)
             t = getattr(tnn, cls)(5, **kw)
             assert repr(m) == repr(t)
             sd, tsd = m.state_dict(), t.state_dict()
@@ -295,3 +298,8 @@ def test_embedding_init_statistics():
     tg.manual_seed(0)
     w = to_np(Embedding(2000, 50).weight)
     assert abs(w.mean()) < 0.01 and abs(w.std() - 1) < 0.01
+
+
+def test_batchnorm3d_checks_its_input_rank():
+    with pytest.raises(ValueError, match="BatchNorm3d: expected 5D input"):
+        BatchNorm3d(3)(tg.zeros(2, 3, 4, 4))

@@ -29,7 +29,7 @@ def _reset_affine(module) -> None:
 
 
 class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d: parameters weight/bias (affine), buffers running_mean, running_var
+    """Shared by BatchNorm1d/2d/3d: parameters weight/bias (affine), buffers running_mean, running_var
     and num_batches_tracked (int64) when track_running_stats, as in torch."""
 
     _version = 2
@@ -107,6 +107,14 @@ class BatchNorm2d(_BatchNorm):
     def _check_input_dim(self, input):
         if input.dim() != 4:
             raise ValueError(f"{self._get_name()}: expected 4D input (got {input.dim()}D input)")
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch normalization of (N, C, D, H, W) inputs over all dims but C."""
+
+    def _check_input_dim(self, input):
+        if input.dim() != 5:
+            raise ValueError(f"{self._get_name()}: expected 5D input (got {input.dim()}D input)")
 
 
 class _InstanceNorm(_BatchNorm):
