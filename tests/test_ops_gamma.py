@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tensorgrad as tg
-from oracle import check_grad, check_torch, needs_torch, rand
+from oracle import check_grad, check_torch, needs_torch, rand, torch
 
 
 def _pos(*shape):
@@ -46,3 +46,30 @@ def test_mvlgamma_errors_say_what_is_valid():
     with pytest.raises(RuntimeError, match="polygamma"):
         tg.polygamma(-1, tg.tensor([1.0]))
     assert np.isinf(tg.lgamma(tg.tensor([0.0, -1.0])).numpy()).all()
+
+
+@needs_torch
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_polygamma_on_the_whole_line_matches_torch(n, device):
+    """Negative x reflects (a fixed-length recurrence: -inf and -1e5 used to loop for ever or for
+    1e5 steps); poles, infinities and NaN take PyTorch's values."""
+    x = np.array([-1e5 - 0.3, -30.25, -7.9, -2.5, -1.7, -0.3, 0.2, 0.5, 2.5, 17.3, 1e6,
+                  -3.0, -1.0, 0.0, np.inf, -np.inf, np.nan])
+    ours = tg.polygamma(n, tg.tensor(x, device=device)).cpu().numpy()
+    ref = torch.polygamma(n, torch.tensor(x)).numpy()
+    pole = np.isfinite(x) & (x <= 0) & (x == np.floor(x))
+    if n == 1:  # torch's trigamma gives a huge finite number at the negative poles (tan(pi x) is not 0)
+        assert np.all(ours[pole] == np.inf) and np.all(ref[pole] > 1e30)
+        ours, ref = ours[~pole], ref[~pole]
+    np.testing.assert_allclose(ours, ref, rtol=1e-9, equal_nan=True)
+
+
+@needs_torch
+def test_digamma_gradient_at_minus_infinity_finishes_as_torchs():
+    for m in (tg, torch):
+        x = m.tensor([-np.inf, -1e9 - 0.5, 2.0], dtype=m.float64, requires_grad=True)
+        x.digamma().sum().backward()
+        if m is tg:
+            ours = x.grad.numpy()
+        else:
+            np.testing.assert_allclose(ours, x.grad.numpy(), rtol=1e-6, equal_nan=True)

@@ -4,8 +4,8 @@ polygamma and mvlgamma (torch.lgamma/digamma/polygamma/mvlgamma; methods too).
 Everything computes in float64 and casts back. lgamma uses math.lgamma per element on the CPU and
 cupyx.scipy.special on CUDA (backend.special_function); digamma and polygamma are written against
 the data's array module: a recurrence up to where the asymptotic series is accurate, then the
-series. digamma's recurrence has a fixed length (no host sync on CUDA); polygamma's loop reads
-one flag per step, since a negative x may need any number of steps.
+series. Both reflect negative x first, so their recurrences have a fixed length: no host sync
+on CUDA.
 """
 from __future__ import annotations
 
@@ -76,20 +76,46 @@ def _digamma_f64(x):
         return xp.where(x == 0, -xp.inf, xp.where(whole, xp.nan, out))
 
 
+def _cot_derivative_coeffs(n: int) -> list:
+    """Coefficients (in c = cot(pi x), lowest power first) of d^n/dx^n cot(pi x), from
+    d/dx cot(pi x) = -pi (1 + c^2): each derivative maps P(c) to -pi (1 + c^2) P'(c)."""
+    p = [0.0, 1.0]
+    for _ in range(n):
+        dp = [k * p[k] for k in range(1, len(p))] + [0.0, 0.0]
+        p = [-math.pi * (dp[k] + (dp[k - 2] if k >= 2 else 0.0)) for k in range(len(dp))]
+    return p
+
+
 def _polygamma_f64(n, x):
     """psi^(n)(x) = (-1)^(n+1) n! sum_k 1/(x+k)^(n+1), n >= 1: upward recurrence, then the
-    asymptotic series (-1)^(n+1) [(n-1)!/y^n + n!/(2 y^(n+1)) + sum B_2k (2k+n-1)!/(2k)! / y^(2k+n)]."""
+    asymptotic series (-1)^(n+1) [(n-1)!/y^n + n!/(2 y^(n+1)) + sum B_2k (2k+n-1)!/(2k)! / y^(2k+n)].
+    Negative x reflects first, psi^(n)(x) = (-1)^n psi^(n)(1 - x) - pi d^n/dx^n cot(pi x), so the
+    recurrence has a fixed length (no host sync, and no endless loop at -inf or -1e9)."""
     xp = xp_of(x)
     sign = -1.0 if n % 2 == 0 else 1.0
     fact = math.factorial(n)
+    floor = 15.0 + 2 * n
     with _quiet():
-        y, acc = _shift_up(x, 15.0 + 2 * n, lambda v: sign * fact / v ** (n + 1))
+        finite = xp.isfinite(x)
+        neg = finite & (x < 0)
+        z = xp.where(finite, xp.where(neg, 1.0 - x, x), floor)  # z >= 0; non-finite x parked
+        y, acc = _shift_up(z, floor, lambda v: sign * fact / v ** (n + 1), max_steps=int(floor) + 1)
         s = math.factorial(n - 1) / y ** n + fact / (2 * y ** (n + 1))
         for k, b in enumerate(_B2K, 1):
             s = s + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / y ** (2 * k + n)
         out = acc + sign * s
+        # the reflection's cot(pi x) from x's fractional part: exact, however large |x| is
+        c = 1.0 / xp.tan(math.pi * (x - xp.floor(x)))
+        d = 0.0
+        for coef in reversed(_cot_derivative_coeffs(n)):
+            d = d * c + coef
+        out = xp.where(neg, (-1.0) ** n * out - math.pi * d, out)
         whole = (x <= 0) & (x == xp.floor(x))
-        return xp.where(whole, xp.inf if n % 2 == 1 else xp.nan, out)
+        out = xp.where(whole, sign * xp.inf, out)  # the poles: +inf for odd n, -inf for even, as PyTorch
+        # PyTorch's values at the infinities: 0 / nan at +inf, nan / -+inf at -inf
+        out = xp.where(x == xp.inf, 0.0 if n == 1 else xp.nan, out)
+        out = xp.where(x == -xp.inf, xp.nan if n == 1 else sign * xp.inf, out)
+        return xp.where(xp.isnan(x), xp.nan, out)
 
 
 def _f64(fn):
