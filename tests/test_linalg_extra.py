@@ -373,3 +373,19 @@ def test_a_singular_matrix_leaves_the_batch_gradients_of_the_others_alone(device
     torch.linalg.inv_ex(p).inverse[0].sum().backward()
     np.testing.assert_allclose(t.grad.cpu().numpy()[0], p.grad.numpy()[0], rtol=1e-10)
     np.testing.assert_array_equal(t.grad.cpu().numpy()[1], 0)  # masked out (torch: NaN)
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", [(3, 0), (0, 0), (2, 0, 3), (2, 3, 0)])
+def test_lu_of_empty_matrices_has_torchs_shapes(shape):
+    for fn in ("lu_factor_ex", "lu"):
+        ours = getattr(tg.linalg, fn)(tg.zeros(*shape))
+        ref = getattr(torch.linalg, fn)(torch.zeros(*shape))
+        assert [tuple(t.shape) for t in ours] == [tuple(t.shape) for t in ref]
+
+
+@needs_torch
+def test_lu_pivots_skip_a_nan_as_lapack_does():
+    for a in ([[1.0, 2, 3], [np.nan, 5, 6], [7, 8, 10]], [[np.nan, 2, 3], [4, 5, 6], [7, 8, 10]]):
+        np.testing.assert_array_equal(tg.linalg.lu_factor(tg.tensor(a)).pivots.numpy(),
+                                      torch.linalg.lu_factor(torch.tensor(a)).pivots.numpy())

@@ -33,14 +33,16 @@ def _getrf(a, pivot=True):
     xp = xp_of(a)
     m, n = a.shape[-2], a.shape[-1]
     k = min(m, n)
-    packed = a.reshape((-1, m, n)).astype(a.dtype, copy=True)  # never the caller's array
-    nb = packed.shape[0]
+    nb = int(np.prod(a.shape[:-2], dtype=np.int64))  # explicit: -1 is ambiguous for empty matrices
+    packed = a.reshape((nb, m, n)).astype(a.dtype, copy=True)  # never the caller's array
     rows = xp.arange(nb)
     piv = xp.empty((nb, k), dtype=np.int32)
     info = xp.zeros(nb, dtype=np.int32)
     for j in range(k):
         if pivot:
-            p = j + xp.argmax(xp.abs(packed[:, j:, j]), axis=1)
+            # idamax: the first entry of largest magnitude; a NaN only when it comes first
+            mag = xp.abs(packed[:, j:, j])
+            p = j + xp.where(xp.isnan(mag[:, 0]), 0, xp.argmax(xp.where(xp.isnan(mag), -1, mag), axis=1))
             row_j = packed[:, j, :].copy()
             packed[:, j, :] = packed[rows, p, :]
             packed[rows, p, :] = row_j
@@ -63,8 +65,8 @@ def _permutation(piv, m, dtype):
     """P (batched, m x m, in dtype) with A = P L U from LAPACK's sequential row swaps."""
     xp = xp_of(piv)
     batch, k = piv.shape[:-1], piv.shape[-1]
-    swaps = piv.reshape((-1, k)).astype(np.int64) - 1
-    nb = swaps.shape[0]
+    nb = int(np.prod(batch, dtype=np.int64))
+    swaps = piv.reshape((nb, k)).astype(np.int64) - 1
     rows = xp.arange(nb)
     perm = xp.broadcast_to(xp.arange(m), (nb, m)).copy()  # row i of P^T A is row perm[i] of A
     for j in range(k):
