@@ -358,3 +358,11 @@ def test_max_unpool_modules_match_torch(nd, kw):
     pooled, idx = getattr(torch.nn.functional, f"max_pool{nd}d")(torch.tensor(rand(1, 2, *[6] * nd)),
                                                                   return_indices=True, **pool_kw)
     check_torch(lambda m, v, i: (ours if m is tg else theirs)(v, i), [pooled.numpy(), idx.numpy()])
+
+
+@needs_torch
+@pytest.mark.parametrize("norm_type", [float("inf"), float("-inf")])
+@pytest.mark.parametrize("fn,shape", [("lp_pool1d", (1, 2, 6)), ("lp_pool2d", (1, 2, 5, 6)), ("lp_pool3d", (1, 1, 2, 5, 6))])
+def test_lp_pool_with_infinite_norm_is_the_extreme_magnitude(fn, shape, norm_type):
+    x = np.random.default_rng(5).normal(size=shape)
+    check_torch(lambda m, a: getattr(F(m), fn)(a, norm_type, 2), [x], "cpu")

@@ -454,3 +454,20 @@ def test_ctc_loss_errors_match_torch(case):
     err = _same_error(lambda: C.ctc_loss(tg.tensor(lp), tg.tensor(tgt), il, tl, **kw),
                       lambda: _T.ctc_loss(torch.tensor(lp), torch.tensor(tgt), il, tl, **kw))
     assert "ctc_loss" in str(err)
+
+
+@needs_torch
+@pytest.mark.parametrize("case", ["all_targets_empty", "no_input_steps", "no_input_empty_target"])
+def test_ctc_loss_edge_lengths_match_torch(case):
+    lp = np.log(_rng.dirichlet(np.ones(4), size=(5, 2)))
+    tgt, il, tl = {"all_targets_empty": (np.zeros((2, 0), np.int64), (5, 5), (0, 0)),
+                   "no_input_steps": (np.array([[1, 2], [1, 1]]), (0, 5), (2, 2)),
+                   "no_input_empty_target": (np.array([[1, 2], [1, 1]]), (3, 0), (0, 0))}[case]
+    check_torch(lambda m, x: (C.ctc_loss if m is tg else torch.nn.functional.ctc_loss)(
+        x, m.tensor(tgt), il, tl, reduction="none"), [lp], "cpu", rtol=1e-6, atol=1e-8)
+
+
+def test_ctc_loss_refuses_extra_concatenated_targets():
+    lp = tg.tensor(np.log(_rng.dirichlet(np.ones(4), size=(5, 2))))
+    with pytest.raises(RuntimeError, match="Expected tensor to have size 3 at dimension 0"):
+        C.ctc_loss(lp, tg.tensor([1, 2, 3, 1]), (5, 5), (2, 1))

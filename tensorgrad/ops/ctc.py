@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import autocast_mode as _autocast
+from .. import device_checks
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
@@ -52,18 +53,21 @@ class CTC(Op):
         skip = self._skip(xp)
         alpha = xp.full(emit.shape, -np.inf, dtype=lp.dtype)
         alpha[0, :, 0] = emit[0, :, 0]
-        alpha[0, :, 1] = xp.where(xp.asarray(self.tgt_len) > 0, emit[0, :, 1], -np.inf)
+        if emit.shape[2] > 1:  # all targets empty: the blank state alone
+            alpha[0, :, 1] = xp.where(xp.asarray(self.tgt_len) > 0, emit[0, :, 1], -np.inf)
         with np.errstate(invalid="ignore"):  # logaddexp(-inf, -inf) is -inf, as wanted
             for t in range(1, t_max):
                 a = alpha[t - 1]
                 into = xp.logaddexp(a, _ctc_shift(a, 1, xp))
                 into = xp.where(skip, xp.logaddexp(into, _ctc_shift(a, 2, xp)), into)
                 alpha[t] = into + emit[t]
-        last = xp.asarray(self.in_len - 1)
+        last = xp.asarray(np.maximum(self.in_len - 1, 0))
         end = xp.asarray(2 * self.tgt_len)
         at_end = alpha[last, xp.arange(n)]  # (N, L): alpha at each sample's last step
         ll = xp.logaddexp(at_end[xp.arange(n), end],
                           xp.where(end > 0, at_end[xp.arange(n), xp.maximum(end - 1, 0)], -np.inf))
+        # no input steps: the empty alignment, probability 1 for an empty target and 0 otherwise
+        ll = xp.where(xp.asarray(self.in_len) == 0, xp.where(end == 0, 0.0, -np.inf), ll)
         nll = -ll
         if self.zero_infinity:
             nll = xp.where(xp.isinf(nll), 0, nll)
@@ -161,17 +165,20 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
         raise RuntimeError(f"ctc_loss(): blank must be in label range [0, {c}), got blank={blank}")
     in_len = _lengths("input_lengths", input_lengths, n)
     tgt_len = _lengths("target_lengths", target_lengths, n)
-    if (in_len > t_max).any() or (in_len < 1).any():
-        bad = in_len[(in_len > t_max) | (in_len < 1)][0]
-        raise RuntimeError(f"ctc_loss(): Expected input_lengths to have value at most {t_max} (and at least 1), "
+    if (in_len > t_max).any() or (in_len < 0).any():
+        bad = in_len[(in_len > t_max) | (in_len < 0)][0]
+        raise RuntimeError(f"ctc_loss(): Expected input_lengths to have value at most {t_max} (and at least 0), "
                            f"but got value {bad}")
+    if (tgt_len < 0).any():
+        raise RuntimeError(f"ctc_loss(): target_lengths must be non-negative, got {tgt_len[tgt_len < 0][0]}")
     tg_arr = targets._data
     xp = xp_of(lp._data)
     s_max = int(tgt_len.max()) if n else 0
     if unbatched or tg_arr.ndim == 1:  # concatenated: sample k's targets start after the ones before
-        if tg_arr.ndim != 1 or tg_arr.shape[0] < int(tgt_len.sum()):
-            raise RuntimeError(f"ctc_loss(): concatenated targets must be 1-D with sum(target_lengths) = "
-                               f"{int(tgt_len.sum())} entries, got shape {list(tg_arr.shape)}")
+        if tg_arr.ndim != 1 or tg_arr.shape[0] != int(tgt_len.sum()):
+            raise RuntimeError(f"ctc_loss(): Expected tensor to have size {int(tgt_len.sum())} at dimension 0 "
+                               f"(concatenated targets hold sum(target_lengths) entries), got targets of shape "
+                               f"{list(tg_arr.shape)}")
         starts = np.concatenate([[0], np.cumsum(tgt_len)[:-1]])
         pos = starts[:, None] + np.arange(s_max)[None, :]
         pos = np.minimum(pos, max(tg_arr.shape[0] - 1, 0))
@@ -184,8 +191,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     padded = padded.astype(np.int64)
     inside = xp.asarray(np.arange(s_max)[None, :] < tgt_len[:, None])
     padded = xp.where(inside, padded, blank)  # padding past each target length reads the blank
-    if bool(((padded < 0) | (padded >= c)).any()):
-        raise RuntimeError(f"ctc_loss(): targets must be class indices in [0, {c}), got values outside it")
+    bad = (padded < 0) | (padded >= c)  # checked on the device, read at the next sync (no sync here)
+    device_checks.check_value(bad, padded, lambda v: RuntimeError(
+        f"ctc_loss(): targets must be class indices in [0, {c}), got {v}"), "ctc_loss()")
+    padded = device_checks.clamp_index(padded, c)
     ext = xp.full((n, 2 * s_max + 1), blank, dtype=np.int64)
     ext[:, 1::2] = padded
     loss = CTC(ext, in_len, tgt_len, blank, zero_infinity)(lp)

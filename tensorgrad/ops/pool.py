@@ -12,6 +12,8 @@ avg_pool of x**p, times the window size, to the power 1/p, as torch computes it.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import autocast_mode as _autocast
@@ -538,16 +540,28 @@ def _lp_finish(out, norm_type, count):
     return (sign(out) * relu(_abs(out))).mul(count).pow(1.0 / norm_type)
 
 
+def _lp_extreme(input, norm_type, pool, kernel, stride, ceil_mode):
+    """norm_type +-inf: the largest (smallest) magnitude in each window, as PyTorch."""
+    if norm_type > 0:
+        return pool(input.abs(), kernel, stride, 0, 1, ceil_mode)
+    return -pool(-input.abs(), kernel, stride, 0, 1, ceil_mode)
+
+
 def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum over each window of x**p) ** (1/p) over (N, C, L) or (C, L) input; no padding."""
     k = _one(kernel_size, "lp_pool1d")
-    out = avg_pool1d(input.pow(norm_type), k, k if stride is None else stride, 0, ceil_mode)
+    stride = k if stride is None else stride
+    if math.isinf(norm_type):
+        return _lp_extreme(input, norm_type, max_pool1d, k, stride, ceil_mode)
+    out = avg_pool1d(input.pow(norm_type), k, stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, k)
 
 
 def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum over each window of x**p) ** (1/p) over (N, C, H, W) or (C, H, W) input; no padding."""
     kh, kw = _tuple(kernel_size, 2, "lp_pool2d", "kernel_size")
+    if math.isinf(norm_type):
+        return _lp_extreme(input, norm_type, max_pool2d, (kh, kw), stride, ceil_mode)
     out = avg_pool2d(input.pow(norm_type), (kh, kw), stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, kh * kw)
 
@@ -555,6 +569,8 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
 def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
     """(sum over each window of x**p) ** (1/p) over (N, C, D, H, W) or (C, D, H, W) input; no padding."""
     kd, kh, kw = _tuple(kernel_size, 3, "lp_pool3d", "kernel_size")
+    if math.isinf(norm_type):
+        return _lp_extreme(input, norm_type, max_pool3d, (kd, kh, kw), stride, ceil_mode)
     out = avg_pool3d(input.pow(norm_type), (kd, kh, kw), stride, 0, ceil_mode)
     return _lp_finish(out, norm_type, kd * kh * kw)
 
