@@ -154,9 +154,17 @@ def as_device(d) -> Device:
 
 
 def device_of(arr) -> Device:
-    if arr.__class__ is np.ndarray:
+    if arr.__class__ is np.ndarray or isinstance(arr, np.ndarray):  # subclasses too (np.memmap)
         return CPU
     return _cuda_device(arr.device.id)
+
+
+def plain_array(arr):
+    """A NumPy subclass instance (np.memmap, np.matrix, ...) as a base ndarray sharing its memory:
+    tensors hold only base ndarrays (or CuPy arrays), which the fast paths test by class."""
+    if arr.__class__ is not np.ndarray and isinstance(arr, np.ndarray):
+        return arr.view(np.ndarray)
+    return arr
 
 
 def xp_of(arr):
@@ -338,6 +346,7 @@ def to_device(arr, device: Device, copy: bool = False, non_blocking: bool = Fals
 
     non_blocking: a pinned host array is copied to the GPU asynchronously on the current stream
     (later work on that stream sees the data); any other copy is synchronous, as in PyTorch."""
+    arr = plain_array(arr)
     if device.type == "cpu":
         if arr.__class__ is np.ndarray:
             return arr.copy() if copy else arr

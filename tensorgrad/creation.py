@@ -34,7 +34,7 @@ def _shape(size, op):
 
 
 def _leaf(arr, requires_grad=False):
-    t = Tensor._make(arr, None, 0, None)
+    t = Tensor._make(backend.plain_array(arr), None, 0, None)
     if requires_grad:
         t.requires_grad = True
     return t

@@ -403,3 +403,20 @@ def test_eye_linspace_randperm_argument_errors_like_torch():
 def test_Tensor_of_a_size_is_a_shape():
     assert tuple(tg.Tensor(tg.Size([2, 3])).shape) == (2, 3)
     assert tuple(tg.Tensor(tg.ones(4, 5).shape).shape) == (4, 5)
+
+
+def test_numpy_subclasses_become_plain_arrays_sharing_memory(tmp_path):
+    """np.memmap (nanoGPT's data loader) and np.matrix: the tensor holds a base ndarray view, so ops,
+    printing and devices work, and from_numpy still shares the memory."""
+    path = str(tmp_path / "data.bin")
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(6,))
+    mm[:] = np.arange(6)
+    t = tg.from_numpy(mm)
+    assert type(t.numpy()) is np.ndarray and t.device == tg.device("cpu")
+    t += 1
+    np.testing.assert_array_equal(np.asarray(mm), np.arange(1, 7))
+    batch = tg.from_numpy(np.memmap(path, dtype=np.float32, mode="r")[1:4].astype(np.int64))
+    assert (batch + 1).tolist() == [3, 4, 5] and "tensor" in repr(batch)
+    assert tg.tensor(np.memmap(path, dtype=np.float32, mode="r")[:2]).tolist() == [1.0, 2.0]
+    m = tg.as_tensor(np.asmatrix(np.eye(2)))
+    assert (m @ m).tolist() == [[1.0, 0.0], [0.0, 1.0]]
