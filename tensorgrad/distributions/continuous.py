@@ -13,6 +13,7 @@ from ..ops.special import xlogy
 from ..ops.shape import stack
 from ..ops.gamma import digamma
 from ..ops.gamma import lgamma
+from ..special import gammainc
 from ._special import standard_gamma
 from . import constraints
 from .distribution import _GE0, _GT0, Distribution, _as_tensor, _broadcast_all
@@ -247,6 +248,13 @@ class Gamma(Distribution):
     def entropy(self):
         c = self.concentration
         return c - self.rate.log() + lgamma(c) + (1.0 - c) * digamma(c)
+
+    def cdf(self, value):
+        """P(c, rate x): the regularized lower incomplete gamma (differentiable in rate and x only,
+        as in PyTorch)."""
+        value = _as_tensor(value, self.rate)
+        self._check_value(value, value >= 0, _GE0)
+        return gammainc(self.concentration, self.rate * value)
 
 
 class Beta(Distribution):

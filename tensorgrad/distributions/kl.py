@@ -2,6 +2,7 @@
 (type_p, type_q) that matches most specifically (nearest in both types' MROs), as in PyTorch."""
 from __future__ import annotations
 
+import math
 
 from ..ops.activation import softplus
 from ..ops.arithmetic import where
@@ -115,6 +116,53 @@ def _kl_gamma(p, q):
     t3 = (p.concentration - q.concentration) * digamma(p.concentration)
     t4 = (q.rate - p.rate) * (p.concentration / p.rate)
     return t1 + t2 + t3 + t4
+
+
+# ---- pairs across families, each E_p[log p] - E_p[log q] with p's moments in closed form
+def _gamma_neg_entropy(p):
+    """-H(p) for Exponential (concentration 1) or Gamma p, and its mean and E[x^2]."""
+    c = getattr(p, "concentration", 1.0)
+    neg_h = -p.entropy()
+    mean = c / p.rate
+    return neg_h, mean, mean * mean + c / p.rate.pow(2)
+
+
+@register_kl(Exponential, Gamma)
+def _kl_exponential_gamma(p, q):
+    # E_p[log x] = -euler - log rate_p
+    ratio = q.rate / p.rate
+    return -q.concentration * ratio.log() + ratio + lgamma(q.concentration) + q.concentration * _EULER - (1 + _EULER)
+
+
+@register_kl(Gamma, Exponential)
+def _kl_gamma_exponential(p, q):
+    return -p.entropy() - q.rate.log() + q.rate * (p.concentration / p.rate)
+
+
+@register_kl(Exponential, Normal)
+@register_kl(Gamma, Normal)
+def _kl_gamma_normal(p, q):
+    neg_h, mean, second = _gamma_neg_entropy(p)
+    var_q = q.scale.pow(2)
+    # E_p[(x - loc)^2] = E[x^2] - 2 loc E[x] + loc^2
+    return neg_h + 0.5 * (2 * math.pi * var_q).log() + (second - 2 * q.loc * mean + q.loc.pow(2)) / (2 * var_q)
+
+
+@register_kl(Exponential, Gumbel)
+@register_kl(Gamma, Gumbel)
+def _kl_gamma_gumbel(p, q):
+    # -log q(x) = z + e^-z + log scale, z = (x - loc)/scale; E_p[e^(-x/s)] = (1 + 1/(rate s))^-c
+    neg_h, mean, _ = _gamma_neg_entropy(p)
+    c = getattr(p, "concentration", 1.0)
+    mgf = (1 + (p.rate * q.scale).reciprocal()).pow(-c)
+    return neg_h + q.scale.log() + (mean - q.loc) / q.scale + (q.loc / q.scale).exp() * mgf
+
+
+@register_kl(Normal, Gumbel)
+def _kl_normal_gumbel(p, q):
+    # E_p[e^-z] is the normal's moment generating function at -1/scale
+    m, v = (p.loc - q.loc) / q.scale, (p.scale / q.scale).pow(2)
+    return -0.5 * v.log() + m + (0.5 * v - m).exp() - 0.5 * (1 + math.log(2 * math.pi))
 
 
 @register_kl(Dirichlet, Dirichlet)

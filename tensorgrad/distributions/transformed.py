@@ -1,8 +1,10 @@
 """TransformedDistribution: y = t_n(...t_1(x)) for x from a base distribution, with density by the
 change of variables log p(y) = log p_base(x) - sum_i log |dt_i/dx|, and the cdf/icdf of monotone
-transforms (a decreasing one flips the cdf)."""
+transforms (a decreasing one flips the cdf). Transform parameters that broadcast past the
+base shape expand the base distribution, so each element draws its own noise."""
 from __future__ import annotations
 
+from ..autograd import grad_mode
 from ..tensor import Size
 from . import constraints
 from .distribution import Distribution, _as_tensor, _sum_rightmost
@@ -21,16 +23,21 @@ class TransformedDistribution(Distribution):
         self.transforms = transforms
         chain = ComposeTransform(transforms)
         base_shape = tuple(base_distribution.batch_shape) + tuple(base_distribution.event_shape)
+        base_event = len(base_distribution.event_shape)
         dom_event = chain.domain.event_dim
         if len(base_shape) < dom_event:
             raise ValueError(f"base_distribution needs at least {dom_event} dims but has shape {base_shape}")
-        # a transform over more event dims than the base has: those batch dims become event dims
-        extra = dom_event - len(base_distribution.event_shape)
-        if extra > 0:
-            base_distribution = Independent(base_distribution, extra)
-        self.base_dist = base_distribution
         shape = tuple(chain.forward_shape(base_shape))
-        event_dim = chain.codomain.event_dim + max(len(base_distribution.event_shape) - dom_event, 0)
+        # parameters broadcasting past the base (loc of shape (3,) over a scalar Normal): expand the base
+        # to the preimage shape, so every element gets its own draw instead of one repeated noise value
+        expanded = tuple(chain.inverse_shape(shape))
+        if expanded != base_shape:
+            base_distribution = base_distribution.expand(expanded[:len(expanded) - base_event])
+        # a transform over more event dims than the base has: those batch dims become event dims
+        if dom_event > base_event:
+            base_distribution = Independent(base_distribution, dom_event - base_event)
+        self.base_dist = base_distribution
+        event_dim = max(chain.codomain.event_dim, base_event + chain.codomain.event_dim - dom_event)
         cut = len(shape) - event_dim
         super().__init__(Size(shape[:cut]), Size(shape[cut:]), validate_args)
 
@@ -45,13 +52,13 @@ class TransformedDistribution(Distribution):
         return constraints.independent(cod, extra) if extra > 0 else cod
 
     def sample(self, sample_shape=()):
-        x = self.base_dist.sample(sample_shape)
-        for t in self.transforms:
-            x = t(x)
-        return x
+        with grad_mode.no_grad():        # as torch: a sample is data, even through grad-requiring parameters
+            return self._push(self.base_dist.sample(sample_shape))
 
     def rsample(self, sample_shape=()):
-        x = self.base_dist.rsample(sample_shape)
+        return self._push(self.base_dist.rsample(sample_shape))
+
+    def _push(self, x):
         for t in self.transforms:
             x = t(x)
         return x
@@ -69,31 +76,25 @@ class TransformedDistribution(Distribution):
             y = x
         return lp + _sum_rightmost(self.base_dist.log_prob(y), event_dim - len(self.base_dist.event_shape))
 
-    def _decreasing(self):
+    def _monotonize_cdf(self, value):
+        """A decreasing transform flips the cdf: sign * (u - 1/2) + 1/2, elementwise with the sign
+        tensor (mixed signs allowed, and no host sync to ask which case holds)."""
         sign = 1
         for t in self.transforms:
             sign = sign * t.sign
-        if isinstance(sign, int):
-            return sign < 0
-        if bool((sign == 1).all()):
-            return False
-        if bool((sign == -1).all()):
-            return True
-        raise NotImplementedError("cdf/icdf need transforms that are all increasing or all decreasing")
+        if isinstance(sign, int) and sign == 1:
+            return value
+        return sign * (value - 0.5) + 0.5
 
     def cdf(self, value):
         y = _as_tensor(value, _first_tensor(self))
         for t in reversed(self.transforms):
             y = t._inv_call(y)
-        c = self.base_dist.cdf(y)
-        return 1 - c if self._decreasing() else c
+        return self._monotonize_cdf(self.base_dist.cdf(y))
 
     def icdf(self, value):
         u = _as_tensor(value, _first_tensor(self))
-        x = self.base_dist.icdf(1 - u if self._decreasing() else u)
-        for t in self.transforms:
-            x = t(x)
-        return x
+        return self._push(self.base_dist.icdf(self._monotonize_cdf(u)))
 
     def __repr__(self):
         return f"{type(self).__name__}()" if type(self) is TransformedDistribution else super().__repr__()

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..creation import full_like
 from ..ops.activation import softplus
 from ..tensor import Tensor
 from . import constraints
@@ -324,12 +325,12 @@ class AffineTransform(Transform):
         shape = tuple(x.shape)
         if isinstance(s, Tensor):
             result = s.abs().log()
-        else:
-            result = x * 0 + math.log(abs(s))
+        else:       # a constant, not x * 0 + c: that is nan at x = +-inf
+            result = full_like(x, math.log(abs(s)))
         if self._event_dim:
             result = result.reshape(*result.shape[:-self._event_dim], -1).sum(-1)
             shape = shape[:-self._event_dim]
-        return result.expand(*shape)
+        return result.expand(tuple(shape))
 
     def forward_shape(self, shape):
         return tuple(np.broadcast_shapes(tuple(shape), tuple(getattr(self.loc, "shape", ())),
