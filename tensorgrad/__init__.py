@@ -11,6 +11,8 @@ from . import dtypes
 from .dtypes import (bool_ as bool, double, float, float16, float32, float64, half, int, int8, int16,  # noqa: A004
                      int32, int64, long, short, uint8, dtype, get_default_dtype, set_default_dtype,
                      promote_types, finfo, iinfo)
+from .dtypes import bfloat16, complex64, complex128  # noqa: F401 - named, refused when used (TypeError says why)
+from .memory_format import *  # noqa: F401,F403 - channels_last, ... (accepted; layout stays C order)
 from .backend import Device as device, Generator, default_generator
 from .tensor import Tensor, Size
 from .autograd.grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -46,6 +48,7 @@ from .linalg.matfn import matrix_exp, matrix_power, cross_legacy as cross  # noq
 from . import amp  # noqa: E402
 from . import compiler  # noqa: E402
 from . import random  # noqa: E402 - torch.random: fork_rng, get_rng_state, ...
+from . import distributed, func, testing  # noqa: E402 - torch.distributed (one process), torch.func, torch.testing
 from .compiler import compile  # noqa: E402,A004 - torch.compile: returns the model (tensorgrad is eager)
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...

@@ -93,6 +93,12 @@ def set_rng_state_all(new_states) -> None:
         set_rng_state(state, i)
 
 
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """False: tensorgrad has no bfloat16 (NumPy and CuPy lack its arithmetic); scripts that check
+    this before choosing bfloat16 pick float16 or float32 instead."""
+    return False
+
+
 class device:
     """Context manager making a CUDA device current: ``with tensorgrad.cuda.device(1): ...``."""
 

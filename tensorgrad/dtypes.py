@@ -38,6 +38,26 @@ class dtype:
         return (as_dtype, (self.name,))
 
 
+class _UnsupportedDtype:
+    """PyTorch dtypes tensorgrad cannot compute in, as named constants: scripts that merely mention
+    them (``{'bfloat16': torch.bfloat16, ...}``) run, and using one raises a TypeError saying why."""
+
+    __slots__ = ("name", "is_floating_point", "is_complex", "reason")
+
+    def __init__(self, name: str, floating: bool, complex_: bool, reason: str):
+        self.name, self.is_floating_point, self.is_complex, self.reason = name, floating, complex_, reason
+
+    def __repr__(self):
+        return "tensorgrad." + self.name
+
+
+_NO_BF16 = ("tensorgrad.bfloat16 is not supported: NumPy and CuPy have no bfloat16 arithmetic; use tensorgrad.float16 "
+            "(e.g. autocast(dtype=tensorgrad.float16)) or float32")
+_NO_COMPLEX = "tensorgrad has no complex dtypes (no complex autograd); keep real and imaginary parts as two tensors"
+bfloat16 = _UnsupportedDtype("bfloat16", True, False, _NO_BF16)
+complex64 = _UnsupportedDtype("complex64", False, True, _NO_COMPLEX)
+complex128 = _UnsupportedDtype("complex128", False, True, _NO_COMPLEX)
+
 float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
@@ -78,6 +98,8 @@ def as_dtype(d) -> dtype:
     """
     if d.__class__ is dtype:
         return d
+    if d.__class__ is _UnsupportedDtype:
+        raise TypeError(d.reason)
     if d is builtins_float:
         return float64
     if d is builtins_int:

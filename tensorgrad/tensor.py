@@ -121,7 +121,13 @@ class Tensor:
     def is_floating_point(self) -> bool:
         return self._data.dtype.kind == "f"
 
-    def is_contiguous(self) -> bool:
+    def is_contiguous(self, memory_format=None) -> bool:
+        """C-contiguity; tensorgrad keeps no channels_last layout, so asking about one is False
+        unless the tensor is trivially laid out (at most one element per channel plane)."""
+        from .memory_format import channels_last, channels_last_3d
+        if memory_format in (channels_last, channels_last_3d):
+            return self._data.size <= 1 or (self._data.ndim >= 4 and self._data.shape[1] == 1
+                                            and bool(self._data.flags.c_contiguous))
         return bool(self._data.flags.c_contiguous)
 
     def stride(self, dim=None):

@@ -277,3 +277,45 @@ def test_sequential_lr_steps_quietly_as_torch():
         for _ in range(4):
             opt.step()
             s.step()
+
+
+# ---------------------------------------------------------------- names found by running reference scripts
+@needs_torch
+def test_numpy_array_operands_act_as_cpu_tensors_as_in_torch():
+    a, b = np.array([3.0, 4.0]), np.array([1, 2])
+    for op in ("__mul__", "__add__", "__sub__", "__truediv__", "__pow__", "__gt__"):
+        for x, y in ((a, b), (b, a)):
+            ours = getattr(tg.tensor([1.0, 2.0], dtype=tg.float32), op)(x)
+            ref = getattr(torch.tensor([1.0, 2.0], dtype=torch.float32), op)(torch.from_numpy(x))
+            assert ours.dtype.name == str(ref.dtype).split(".")[-1], op
+            np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
+    t = tg.tensor([1.0, 2.0], requires_grad=True)
+    (a * t).sum().backward()  # NumPy defers to the tensor's reflected operator
+    np.testing.assert_array_equal(t.grad.numpy(), a)
+
+
+def test_memory_format_constants_are_accepted_and_keep_c_order():
+    x = tg.randn(2, 3, 4, 4).to(memory_format=tg.channels_last)
+    assert x.is_contiguous() and not x.is_contiguous(memory_format=tg.channels_last)
+    model = tg.nn.Conv2d(3, 4, 3).to(memory_format=tg.channels_last)
+    assert tuple(model(x).shape) == (2, 4, 2, 2)
+    assert x.contiguous(memory_format=tg.contiguous_format) is x
+    with pytest.raises(TypeError, match="memory_format must be"):
+        x.to(memory_format="channels_last")
+
+
+def test_bfloat16_and_complex_are_named_but_refused_with_the_reason():
+    table = {"float32": tg.float32, "bfloat16": tg.bfloat16, "float16": tg.float16}  # nanoGPT's idiom
+    assert table["bfloat16"].is_floating_point and not tg.cuda.is_bf16_supported()
+    for make in (lambda: tg.zeros(2, dtype=tg.bfloat16), lambda: tg.zeros(2).to(tg.bfloat16),
+                 lambda: tg.ones(1, dtype=tg.complex64)):
+        with pytest.raises(TypeError, match="bfloat16 is not supported|no complex dtypes"):
+            make()
+
+
+def test_autograd_grad_takes_the_deprecated_only_inputs():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = tg.autograd.grad((x ** 2).sum(), x, only_inputs=True, create_graph=True)
+    np.testing.assert_array_equal(g.detach().numpy(), [2.0, 4.0])
+    with pytest.warns(FutureWarning, match="only_inputs argument is deprecated"):
+        tg.autograd.grad((x ** 2).sum(), x, only_inputs=False)

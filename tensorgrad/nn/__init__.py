@@ -29,6 +29,7 @@ from .loss import CTCLoss, MultiLabelMarginLoss, MultiMarginLoss, TripletMarginW
 from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 from . import functional, init, utils
+from . import modules, parallel  # torch.nn.modules.<file> aliases; DataParallel / DistributedDataParallel
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
            "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PixelShuffle", "PixelUnshuffle",

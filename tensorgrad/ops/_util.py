@@ -57,6 +57,9 @@ def operands(op: str, a, b, out_dtype=None):
     if not ta and not tb:
         raise TypeError(f"{op}(): expected at least one Tensor operand, got {type(a).__name__} and "
                         f"{type(b).__name__}")
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):  # PyTorch reads a NumPy array as a CPU tensor
+        a, b = (_from_numpy(x) if isinstance(x, np.ndarray) else x for x in (a, b))
+        return operands(op, a, b, out_dtype)
     for x in (a, b):
         if not isinstance(x, Tensor) and not is_scalar(x):
             raise TypeError(f"{op}(): expected a Tensor or a Python number as operand, got "
@@ -67,6 +70,13 @@ def operands(op: str, a, b, out_dtype=None):
     a = _cast(a, out_dtype) if ta else _scalar_as(a, out_dtype)
     b = _cast(b, out_dtype) if tb else _scalar_as(b, out_dtype)
     return a, b, out_dtype
+
+
+def _from_numpy(arr) -> Tensor:
+    """A NumPy array operand as a constant CPU tensor sharing its memory (a CUDA op then refuses
+    it with the usual device error, as PyTorch does: no silent transfer)."""
+    from ..creation import from_numpy
+    return from_numpy(arr)
 
 
 def _scalar_as(x, np_dtype):

@@ -18,7 +18,7 @@ from .. import device_checks, dtypes
 from ..autograd.function import Op
 from ..backend import xp_of
 from ..tensor import Tensor
-from ._util import _cast, _scalar_for_promotion, is_scalar, operands
+from ._util import _cast, _from_numpy, _scalar_for_promotion, is_scalar, operands
 from .elementwise import log
 from ._pointwise import _apply, _arr, _const, _masked, _need_tensor, _no_bool, _type_error, _xp, _zeros
 
@@ -152,6 +152,8 @@ def div(input, other, *, rounding_mode=None):
             return _div_mode("div", input, other, rounding_mode)
         raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
                            f"{rounding_mode!r}")
+    if isinstance(input, np.ndarray) or isinstance(other, np.ndarray):  # as a CPU tensor, like operands()
+        input, other = (_from_numpy(x) if isinstance(x, np.ndarray) else x for x in (input, other))
     dt = dtypes.result_type(*(x if not hasattr(x, "item") or hasattr(x, "_data") else x.item()
                               for x in (input, other)))
     out = dt.np if dt.is_floating_point else dtypes.get_default_dtype().np  # int / int -> float

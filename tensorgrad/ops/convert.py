@@ -62,7 +62,8 @@ def parse_to_args(t: Tensor, args, kwargs):
     dtype = kwargs.pop("dtype", None)
     copy = bool(kwargs.pop("copy", False))
     non_blocking = bool(kwargs.pop("non_blocking", False))
-    kwargs.pop("memory_format", None)
+    from ..memory_format import check as _check_format
+    _check_format(kwargs.pop("memory_format", None), "to()")  # accepted: tensors stay in C order
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     flags = []
@@ -71,6 +72,8 @@ def parse_to_args(t: Tensor, args, kwargs):
             device, dtype = a.device, a.dtype
         elif isinstance(a, dtypes.dtype):
             dtype = a
+        elif isinstance(a, dtypes._UnsupportedDtype):
+            raise TypeError(f"to(): {a.reason}")
         elif isinstance(a, (str, backend.Device, int)) and not isinstance(a, bool):
             device = a
         elif isinstance(a, bool):

@@ -1,0 +1,2 @@
+"""(placeholder, being written)"""
+from __future__ import annotations
