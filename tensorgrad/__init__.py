@@ -57,11 +57,13 @@ from ._format import set_printoptions  # noqa: E402
 from . import tensor_types as _tensor_types  # noqa: E402
 
 cuda.amp = amp.cuda_amp  # tg.cuda.amp.GradScaler / autocast, PyTorch's older names
+autograd.profiler = profiler  # torch.autograd.profiler.profile / record_function
 for _t in _tensor_types._CUDA.values():  # tg.cuda.FloatTensor, ...
     setattr(cuda, _t.__name__, _t)
 from .serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
+from . import version  # noqa: E402 - tg.version.__version__, tg.version.cuda
 
 # PyTorch's float constants (the names float and int are dtypes here)
 from math import e, inf, nan, pi  # noqa: E402

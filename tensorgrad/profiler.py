@@ -18,6 +18,7 @@ rather than the launch's (slower, but honest per op).
 """
 from __future__ import annotations
 
+import enum
 import json
 import os
 import time
@@ -28,7 +29,7 @@ import numpy as np
 from .autograd import engine as _engine
 from .autograd import function as _function
 
-__all__ = ["profile", "record_function", "tape", "Tape", "Event", "KeyAverages"]
+__all__ = ["profile", "ProfilerActivity", "record_function", "tape", "Tape", "Event", "KeyAverages"]
 
 _active: list = [None]  # the profile recording now (one at a time)
 
@@ -85,14 +86,29 @@ class Event:
                 f"saved {self.saved_bytes} B)")
 
 
+class ProfilerActivity(enum.Enum):
+    """torch.profiler.ProfilerActivity: which activities to record. tensorgrad records every op
+    (host time, plus device time with sync_cuda) whatever is asked."""
+    CPU = "CPU"
+    CUDA = "CUDA"
+
+
 class profile:
     """Context manager recording every op's forward and backward (see the module docstring).
 
     record_shapes: keep the input shapes of each event (for the table's grouping and the trace).
     sync_cuda: synchronize the CUDA device at the end of each event that ran on it.
+    torch.profiler's other arguments are accepted: activities, profile_memory, with_stack,
+    with_flops, with_modules and schedule (every step is recorded) change nothing;
+    on_trace_ready(prof) is called once when the block ends; step() marks nothing.
     """
 
-    def __init__(self, record_shapes: bool = False, sync_cuda: bool = False):
+    def __init__(self, record_shapes: bool = False, sync_cuda: bool = False, *, activities=None,
+                 profile_memory: bool = False, with_stack: bool = False, with_flops: bool = False,
+                 with_modules: bool = False, schedule=None, on_trace_ready=None, use_cuda=None):
+        self.on_trace_ready = on_trace_ready
+        if activities is not None and not all(isinstance(a, ProfilerActivity) for a in activities):
+            raise TypeError("profile(): activities must be ProfilerActivity values (CPU, CUDA)")
         self.record_shapes, self.sync_cuda = record_shapes, sync_cuda
         self.events: list[Event] = []
         self._stack: list[Event] = []
@@ -115,7 +131,12 @@ class profile:
         _function.Op.__call__ = self._saved_call
         _engine._backward_observer[0] = None
         _active[0] = None
+        if self.on_trace_ready is not None:
+            self.on_trace_ready(self)
         return False
+
+    def step(self) -> None:
+        """torch.profiler's schedule step: every step is recorded here, so nothing to advance."""
 
     # ------------------------------------------------------------ recording
     def _begin(self, name, phase, values=()):

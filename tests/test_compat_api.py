@@ -319,3 +319,16 @@ def test_autograd_grad_takes_the_deprecated_only_inputs():
     np.testing.assert_array_equal(g.detach().numpy(), [2.0, 4.0])
     with pytest.warns(FutureWarning, match="only_inputs argument is deprecated"):
         tg.autograd.grad((x ** 2).sum(), x, only_inputs=False)
+
+
+def test_profiler_takes_torch_profiler_arguments_and_version_fields():
+    from tensorgrad.profiler import ProfilerActivity, profile
+    ready = []
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA], record_shapes=True, profile_memory=True,
+                 with_stack=True, on_trace_ready=ready.append) as prof:
+        with tg.autograd.profiler.record_function("block"):
+            (tg.ones(3, requires_grad=True) * 2).sum().backward()
+        prof.step()
+    assert ready == [prof] and any(e.name == "block" for e in prof.events)
+    assert tg.version.__version__ == tg.__version__
+    assert tg.version.cuda is None or tg.version.cuda.count(".") == 1
