@@ -961,6 +961,9 @@ def _bind_inplace(module, names: str) -> None:
             continue
 
         def method(self, *args, _fn=getattr(module, name), **kwargs):
+            if kwargs.get("dtype") is not None and dtypes.as_dtype(kwargs["dtype"]) != self.dtype:
+                raise RuntimeError(f"Bad in-place call: input tensor dtype {self.dtype} and output tensor dtype "
+                                   f"{dtypes.as_dtype(kwargs['dtype'])} should match")
             return self._inplace(_fn, *args, **kwargs)
         method.__name__ = method.__qualname__ = name + "_"
         setattr(Tensor, name + "_", method)

@@ -90,3 +90,10 @@ def test_inplace_refuses_a_result_self_cannot_hold_and_leaves_it_intact():
     leaf = tg.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
         leaf.cos_()
+
+
+def test_inplace_scan_refuses_another_dtype_as_torch():
+    x = tg.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="Bad in-place call"):
+        x.cumsum_(0, dtype=tg.float64)
+    assert x.cumsum_(0, dtype=tg.float32).tolist() == [1.0, 3.0]
