@@ -171,7 +171,8 @@ def _stack_arrays(arrs):
 
 def default_collate(batch):
     """Stack tensors/arrays, turn numbers into tensors, recurse into tuples/lists (per position) and
-    dicts (per key); strings stay a list. A batch already collated by ``__getitems__`` is a list as-is."""
+    dicts (per key); strings stay as they come (a tuple of a position's strings when the samples are
+    tuples/lists, as PyTorch). A batch already collated by ``__getitems__`` is a list as-is."""
     if isinstance(batch, _Collated):
         return list(batch)
     elem = batch[0]
@@ -195,15 +196,15 @@ def default_collate(batch):
     if isinstance(elem, numbers.Real):
         return Tensor._make(np.array(batch, dtype=np.float64), None, 0, None)
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch
     if isinstance(elem, collections.abc.Mapping):
         return {k: default_collate([d[k] for d in batch]) for k in elem}
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):  # namedtuple
-        return type(elem)(*(default_collate(list(s)) for s in zip(*batch)))
+        return type(elem)(*(default_collate(s) for s in zip(*batch)))
     if isinstance(elem, collections.abc.Sequence):
         if any(len(b) != len(elem) for b in batch):
             raise RuntimeError("each element in list of batch should be of equal size")
-        return [default_collate(list(s)) for s in zip(*batch)]
+        return [default_collate(s) for s in zip(*batch)]
     raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts or lists; "
                     f"found {type(elem).__name__}")
 
