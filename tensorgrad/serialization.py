@@ -3,13 +3,35 @@
     tg.save({"model": model.state_dict(), "optim": opt.state_dict(), "epoch": 3}, "ckpt.tg")
     state = tg.load("ckpt.tg", map_location="cpu")
 
-What can be saved: Tensors (and nn.Parameters), dicts (OrderedDict kept as such, order preserved),
-lists, tuples, ``int``, ``float``, ``bool``, ``str``, ``None``, nested freely. Dict keys may be
-strings, numbers, bools, None or tuples of those. Anything else raises a TypeError naming where it
-sits inside the object (``state['layers'][2]``).
+What can be saved: Tensors (and nn.Parameters); dicts (OrderedDict kept as such, order preserved),
+lists, tuples, sets and frozensets; ``int``, ``float`` (nan/inf and -0.0 exact), ``complex``, ``bool``,
+``str``, ``bytes``, ``bytearray``, ``None``; nested freely. Also what training scripts put next to the
+weights, each restored as the same type and value:
+
+* NumPy arrays (``np.ndarray`` of bool, integer, float, complex, bytes, str, datetime64 or timedelta64
+  dtype, byte order kept) come back as NumPy arrays of the same dtype and shape, not as Tensors; NumPy
+  scalars (``np.float64(0.9)``, ``np.int64(3)``, ``np.bool_``) as the same NumPy scalar type, bits exact.
+  So ``np.random.get_state()`` and ``random.getstate()`` round-trip and can be passed to ``set_state``.
+  Byte order is kept (pickle, so torch.save, turns ``>i2`` into native ``<i2``); ``np.longlong`` shares
+  ``int64``'s dtype and comes back as ``np.int64``, as it does from torch.load.
+  Object and structured (void) arrays are refused: object arrays would need pickle.
+* ``argparse.Namespace`` (``'args': args``) comes back as a Namespace with the same attributes.
+* ``collections.defaultdict`` comes back as a defaultdict when its ``default_factory`` is None or a
+  builtin type (``list``, ``dict``, ``set``, ``int``, ``float``, ...); any other factory (a lambda, a
+  function) is code, not data, and is refused: save ``dict(d)`` instead.
+
+PyTorch's ``torch.load(weights_only=True)`` refuses NumPy arrays and scalars, Namespaces, frozensets and
+defaultdicts (they need ``weights_only=False``, i.e. unpickling); this format needs no pickle for any of
+them, so they load with the default. Dict keys may be str, int, float, complex, bool, bytes, None, NumPy
+scalars, or tuples/frozensets of those. Subclasses of these types (except int/float/complex/str
+subclasses, saved as the base type) and anything else raise a TypeError naming where the object sits
+inside the saved object (``state['layers'][2]``). A NumPy array object that appears several times is
+stored once and comes back as one array appearing several times, like tensors.
 
 Format: a NumPy ``.npz`` archive (a zip). Each tensor is one ``.npy`` entry (``t0``, ``t1``, ...)
-holding a host copy of its data; one more entry, ``__tensorgrad__``, holds a JSON header (as
+holding a host copy of its data, each NumPy array one entry too (``a2``, ...; ``map_location`` does
+not apply to them: they stay NumPy arrays in host memory); NumPy scalars live in the header as
+their exact bytes. One more entry, ``__tensorgrad__``, holds a JSON header (as
 bytes) that describes the structure, and each tensor's dtype, shape, device and requires_grad.
 ``load`` reads it with ``allow_pickle=False``: it never unpickles and never executes code, and it
 refuses object arrays. A tensor object that appears several times in the saved object is stored
@@ -29,12 +51,13 @@ only ever holds data, so loading is always weights-only.
 """
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
 import tempfile
 import zipfile
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 
@@ -45,18 +68,29 @@ _HEADER = "__tensorgrad__"
 _FORMAT = "tensorgrad-checkpoint"
 _VERSION = 1
 _DTYPES = {"bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"}
-_KEY_KINDS = (str, int, float, bool, type(None))
+_KEY_KINDS = (str, int, float, complex, bool, bytes, type(None), np.generic)
+# NumPy dtype kinds that .npy stores without pickle: bool, int, uint, float, complex, bytes, str, times
+_NP_KINDS = set("biufcSUmM")
+_DICT_KINDS = {dict: "dict", OrderedDict: "odict", defaultdict: "ddict"}
+# a defaultdict's default_factory is code; these builtins are the ones a checkpoint may name
+_FACTORIES = {"None": None, "list": list, "dict": dict, "set": set, "tuple": tuple, "int": int, "float": float,
+              "str": str, "bool": bool, "complex": complex, "bytes": bytes, "frozenset": frozenset,
+              "OrderedDict": OrderedDict}
 
 
 class _Encoder:
     def __init__(self):
         self.arrays = {}
-        self.seen = {}  # id(tensor) -> key
-        self.keep = []  # keep tensors alive so ids stay unique while encoding
+        self.seen = {}  # id(tensor or ndarray) -> key
+        self.keep = []  # keep tensors/arrays alive so ids stay unique while encoding
 
     def encode(self, obj, path):
         if isinstance(obj, Tensor):
             return self.tensor(obj)
+        if isinstance(obj, np.generic):  # before the builtins: np.float64 is a float, np.str_ a str
+            return self.np_scalar(obj, path)
+        if type(obj) is np.ndarray:
+            return self.ndarray(obj, path)
         if obj is None:
             return {"t": "none"}
         if isinstance(obj, bool):
@@ -65,31 +99,82 @@ class _Encoder:
             return {"t": "int", "v": str(int(obj))}  # arbitrary size, exact
         if isinstance(obj, float):
             return {"t": "float", "v": float(obj).hex()}  # exact, nan/inf included
+        if isinstance(obj, complex):
+            return {"t": "complex", "v": [obj.real.hex(), obj.imag.hex()]}
         if isinstance(obj, str):
             return {"t": "str", "v": obj}
-        if isinstance(obj, (list, tuple)) and type(obj) in (list, tuple):
+        if type(obj) in (bytes, bytearray):
+            return {"t": type(obj).__name__, "v": bytes(obj).hex()}
+        if type(obj) in (list, tuple):
             return {"t": type(obj).__name__,
                     "v": [self.encode(v, f"{path}[{i}]") for i, v in enumerate(obj)]}
-        if type(obj) in (dict, OrderedDict):
-            items = []
-            for k, v in obj.items():
-                items.append([self.key(k, path), self.encode(v, f"{path}[{k!r}]")])
-            return {"t": "odict" if type(obj) is OrderedDict else "dict", "v": items}
+        if type(obj) in (set, frozenset):
+            return {"t": type(obj).__name__, "v": [self.encode(v, f"{path}{{...}}") for v in obj]}
+        if type(obj) in (dict, OrderedDict, defaultdict):
+            node = {"t": _DICT_KINDS[type(obj)], "v": self.items(obj, path)}
+            if type(obj) is defaultdict:
+                node["factory"] = self.factory(obj, path)
+            return node
+        if type(obj) is argparse.Namespace:  # 'args': args in training scripts
+            return {"t": "namespace",
+                    "v": [[k, self.encode(v, f"{path}.{k}")] for k, v in vars(obj).items()]}
         hint = ""
         if hasattr(obj, "state_dict"):  # a module or an optimizer: checkpoints hold arrays, never pickled code
             hint = (f"; save its state_dict() instead (tg.save(obj.state_dict(), path)) and load it into a new "
                     f"{type(obj).__name__} with load_state_dict")
+        elif isinstance(obj, np.ndarray):
+            hint = "; convert it to a plain array with np.asarray first"
         raise TypeError(f"save(): cannot save an object of type {type(obj).__module__}.{type(obj).__qualname__} "
-                        f"at {path}: supported are Tensors, dict/OrderedDict, list, tuple, int, float, bool, "
-                        f"str and None{hint}")
+                        f"at {path}: supported are Tensors, NumPy arrays and scalars, dict/OrderedDict/"
+                        f"defaultdict, list, tuple, set, frozenset, argparse.Namespace, int, float, complex, "
+                        f"bool, str, bytes, bytearray and None{hint}")
+
+    def items(self, d, path):
+        return [[self.key(k, path), self.encode(v, f"{path}[{k!r}]")] for k, v in d.items()]
+
+    def factory(self, d, path):
+        f = d.default_factory
+        for name, cls in _FACTORIES.items():
+            if f is cls:
+                return name
+        raise TypeError(f"save(): cannot save the defaultdict at {path}: its default_factory {f!r} is code, and "
+                        f"checkpoints hold only data; supported factories are None and "
+                        f"{', '.join(n for n in _FACTORIES if n != 'None')}; or save dict(d) instead")
 
     def key(self, k, path):
+        if type(k) in (tuple, frozenset):
+            return {"t": type(k).__name__, "v": [self.key(v, path) for v in k]}
         if isinstance(k, _KEY_KINDS):
             return self.encode(k, path)
-        if type(k) is tuple:
-            return {"t": "tuple", "v": [self.key(v, path) for v in k]}
         raise TypeError(f"save(): unsupported dict key {k!r} of type {type(k).__name__} in {path}: keys must "
-                        f"be str, int, float, bool, None or tuples of those")
+                        f"be str, int, float, complex, bool, bytes, None, NumPy scalars or tuples/frozensets "
+                        f"of those")
+
+    def np_scalar(self, x, path):
+        dt = x.dtype
+        if dt.kind not in _NP_KINDS:
+            raise TypeError(f"save(): cannot save the NumPy scalar of dtype {dt} at {path}: supported are "
+                            f"bool, integer, float, complex, bytes, str, datetime64 and timedelta64 scalars")
+        if dt.kind == "U":  # str_('') has itemsize 0, which frombuffer cannot read back
+            return {"t": "npscalar", "dtype": dt.str, "v": str(x)}
+        if dt.kind == "S":  # and frombuffer would strip trailing NULs off bytes_
+            return {"t": "npscalar", "dtype": dt.str, "v": bytes(x).hex()}
+        return {"t": "npscalar", "dtype": dt.str, "v": x.tobytes().hex()}  # exact bits, byte order in dtype
+
+    def ndarray(self, a, path):
+        if a.dtype.kind not in _NP_KINDS:
+            why = "object arrays need pickle, which tensorgrad never uses" if a.dtype.hasobject else \
+                "structured/void dtypes are not supported"
+            raise TypeError(f"save(): cannot save the numpy.ndarray of dtype {a.dtype} at {path}: {why}; "
+                            f"supported are bool, integer, float, complex, bytes, str, datetime64 and "
+                            f"timedelta64 arrays")
+        key = self.seen.get(id(a))
+        if key is None:
+            key = f"a{len(self.arrays)}"
+            self.seen[id(a)] = key
+            self.keep.append(a)
+            self.arrays[key] = a if a.flags.c_contiguous else np.array(a, order="C")
+        return {"t": "ndarray", "key": key, "dtype": a.dtype.str, "shape": list(a.shape)}
 
     def tensor(self, t):
         key = self.seen.get(id(t))
@@ -115,7 +200,7 @@ def _write_archive(fh, arrays, header_bytes):
 
 
 def save(obj, f) -> None:
-    """Save `obj` (tensors in nested dicts/lists/tuples, numbers, strings, None) to path or file `f`."""
+    """Save `obj` (tensors and NumPy data in nested containers, numbers, strings; see the module doc)."""
     enc = _Encoder()
     root = enc.encode(obj, "obj")
     header = json.dumps({"format": _FORMAT, "version": _VERSION, "root": root}).encode("utf-8")
@@ -172,7 +257,7 @@ def _fsync_dir(directory):
 class _Decoder:
     def __init__(self, npz, name, map_location):
         self.npz, self.name, self.map_location = npz, name, map_location
-        self.tensors = {}
+        self.tensors = {}  # entry key -> the Tensor or ndarray already loaded from it
 
     def bad(self, why):
         return RuntimeError(f"load(): {self.name} is not a valid tensorgrad checkpoint: {why}")
@@ -193,17 +278,85 @@ class _Decoder:
             if not isinstance(v, str):
                 raise self.bad("malformed string")
             return v
-        if kind in ("list", "tuple"):
+        if kind == "complex":
+            re, im = v
+            return complex(float.fromhex(re), float.fromhex(im))
+        if kind in ("bytes", "bytearray"):
+            return (bytes if kind == "bytes" else bytearray)(bytes.fromhex(v))
+        if kind in ("list", "tuple", "set", "frozenset"):
             items = [self.decode(x) for x in v]
-            return items if kind == "list" else tuple(items)
-        if kind in ("dict", "odict"):
-            out = OrderedDict() if kind == "odict" else {}
+            return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[kind](items)
+        if kind in ("dict", "odict", "ddict"):
+            if kind == "ddict":
+                if node.get("factory") not in _FACTORIES:
+                    raise self.bad(f"unknown defaultdict factory {node.get('factory')!r}")
+                out = defaultdict(_FACTORIES[node["factory"]])
+            else:
+                out = OrderedDict() if kind == "odict" else {}
             for k, val in v:
                 out[self.decode(k)] = self.decode(val)
             return out
+        if kind == "namespace":
+            ns = argparse.Namespace()
+            for k, val in v:
+                if not isinstance(k, str):
+                    raise self.bad("malformed namespace attribute name")
+                setattr(ns, k, self.decode(val))
+            return ns
+        if kind == "npscalar":
+            dt = self.np_dtype(node.get("dtype"))
+            if dt.kind in "US":
+                x = np.str_(v) if dt.kind == "U" else np.bytes_(bytes.fromhex(v))
+                return x if x.dtype == dt else self._bad_scalar(dt)
+            raw = bytes.fromhex(v)
+            if len(raw) != dt.itemsize:
+                self._bad_scalar(dt)
+            return np.frombuffer(raw, dtype=dt)[0]
         if kind == "tensor":
             return self.tensor(node)
+        if kind == "ndarray":
+            return self.ndarray(node)
         raise self.bad(f"unknown entry type {kind!r}")
+
+    def _bad_scalar(self, dt):
+        raise self.bad(f"malformed NumPy scalar of dtype {dt}")
+
+    def np_dtype(self, s):
+        if not isinstance(s, str):
+            raise self.bad(f"malformed NumPy dtype {s!r}")
+        try:
+            dt = np.dtype(s)  # parses a description; never runs code
+        except (TypeError, ValueError):
+            raise self.bad(f"unknown NumPy dtype {s!r}") from None
+        if dt.kind not in _NP_KINDS or dt.str != s:
+            raise self.bad(f"unsupported NumPy dtype {s!r}")
+        return dt
+
+    def entry(self, key):
+        """Read one .npy entry of the archive; pickled (object) entries are refused, never loaded."""
+        try:
+            return self.npz[key]
+        except KeyError:
+            raise self.bad(f"entry {key!r} is missing") from None
+        except ValueError as e:
+            if "allow_pickle" in str(e) or "Object arrays" in str(e):
+                raise RuntimeError(f"load(): {self.name}: entry {key!r} is an object array, which would need "
+                                   f"pickle to load; refused (tensorgrad never unpickles)") from None
+            raise self.bad(f"entry {key!r} is corrupt ({e})") from None
+        except (zipfile.BadZipFile, EOFError, OSError) as e:
+            raise self.bad(f"entry {key!r} is truncated or corrupt ({e})") from None
+
+    def ndarray(self, node):
+        key = node.get("key")
+        if key in self.tensors:
+            return self.tensors[key]
+        dt = self.np_dtype(node.get("dtype"))
+        arr = self.entry(key)
+        if arr.dtype != dt or arr.dtype.str != dt.str or list(arr.shape) != list(node.get("shape", [])):
+            raise self.bad(f"entry {key!r} holds {arr.dtype.str}{list(arr.shape)}, the header says "
+                           f"{dt.str}{node.get('shape')}")
+        self.tensors[key] = arr
+        return arr
 
     def device_for(self, saved):
         m = self.map_location
@@ -221,17 +374,7 @@ class _Decoder:
         dtype = node.get("dtype")
         if dtype not in _DTYPES:
             raise self.bad(f"unsupported dtype {dtype!r}")
-        try:
-            arr = self.npz[key]
-        except KeyError:
-            raise self.bad(f"tensor entry {key!r} is missing") from None
-        except ValueError as e:
-            if "allow_pickle" in str(e) or "Object arrays" in str(e):
-                raise RuntimeError(f"load(): {self.name}: entry {key!r} is an object array, which would need "
-                                   f"pickle to load; refused (tensorgrad never unpickles)") from None
-            raise self.bad(f"entry {key!r} is corrupt ({e})") from None
-        except (zipfile.BadZipFile, EOFError, OSError) as e:
-            raise self.bad(f"entry {key!r} is truncated or corrupt ({e})") from None
+        arr = self.entry(key)
         if arr.dtype.name != dtype or list(arr.shape) != list(node.get("shape", [])):
             raise self.bad(f"entry {key!r} holds {arr.dtype.name}{list(arr.shape)}, the header says "
                            f"{dtype}{node.get('shape')}")
