@@ -30,6 +30,7 @@ from .transformer import (MultiheadAttention, Transformer, TransformerDecoder, T
                           TransformerEncoder, TransformerEncoderLayer)
 from . import functional, init, utils
 from . import modules, parallel  # torch.nn.modules.<file> aliases; DataParallel / DistributedDataParallel
+from .parallel import DataParallel
 
 __all__ = ["Parameter", "Module", "Sequential", "ModuleList", "ModuleDict", "ParameterList", "ParameterDict",
            "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "PixelShuffle", "PixelUnshuffle",
@@ -53,3 +54,4 @@ __all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool3d", "AvgPoo
             "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d", "LPPool1d", "LPPool2d", "LPPool3d"]
 __all__ += ["BatchNorm3d", "Bilinear", "Softmax2d", "Dropout1d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "RMSNorm",
             "LocalResponseNorm", "MultiMarginLoss", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss"]
+__all__ += ["DataParallel"]

@@ -28,9 +28,9 @@ def _reset_affine(module) -> None:
         init.zeros_(module.bias)
 
 
-class _BatchNorm(Module):
-    """Shared by BatchNorm1d/2d/3d: parameters weight/bias (affine), buffers running_mean, running_var
-    and num_batches_tracked (int64) when track_running_stats, as in torch."""
+class _NormBase(Module):
+    """Shared by the batch and instance norms (torch's _NormBase): parameters weight/bias (affine),
+    buffers running_mean, running_var and num_batches_tracked (int64) when track_running_stats."""
 
     _version = 2
 
@@ -67,6 +67,23 @@ class _BatchNorm(Module):
     def _check_input_dim(self, input):
         raise NotImplementedError
 
+    def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs):
+        # checkpoints from before num_batches_tracked existed (torch's version < 2) load with it kept
+        key = prefix + "num_batches_tracked"
+        if self.track_running_stats and self.num_batches_tracked is not None and key not in state_dict:
+            state_dict = dict(state_dict)
+            state_dict[key] = self.num_batches_tracked
+        super()._load_from_state_dict(state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """BatchNorm1d/2d/3d's forward: batch statistics in training (updating the running ones), the
+    running statistics in eval."""
+
     def forward(self, input):
         self._check_input_dim(input)
         eaf = 0.0 if self.momentum is None else self.momentum
@@ -79,18 +96,6 @@ class _BatchNorm(Module):
         return batch_norm(input, self.running_mean if use_buffers else None,
                           self.running_var if use_buffers else None, self.weight, self.bias, bn_training, eaf,
                           self.eps)
-
-    def _load_from_state_dict(self, state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs):
-        # checkpoints from before num_batches_tracked existed (torch's version < 2) load with it kept
-        key = prefix + "num_batches_tracked"
-        if self.track_running_stats and self.num_batches_tracked is not None and key not in state_dict:
-            state_dict = dict(state_dict)
-            state_dict[key] = self.num_batches_tracked
-        super()._load_from_state_dict(state_dict, prefix, strict, missing_keys, unexpected_keys, error_msgs)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -117,8 +122,8 @@ class BatchNorm3d(_BatchNorm):
             raise ValueError(f"{self._get_name()}: expected 5D input (got {input.dim()}D input)")
 
 
-class _InstanceNorm(_BatchNorm):
-    """Shared by InstanceNorm1d/2d/3d: instance_norm with _BatchNorm's parameters and buffers, but
+class _InstanceNorm(_NormBase):
+    """Shared by InstanceNorm1d/2d/3d: instance_norm with _NormBase's parameters and buffers, but
     without affine parameters or running stats by default (PyTorch's defaults)."""
 
     _spatial = 1

@@ -9,7 +9,7 @@ from copy import deepcopy
 
 from ..autograd import grad_mode
 from ..nn.module import Module
-from ..nn.normalization import _BatchNorm, _InstanceNorm
+from ..nn.normalization import _BatchNorm
 from .lr_scheduler import LRScheduler, _format_param
 
 __all__ = ["AveragedModel", "update_bn", "SWALR", "get_ema_multi_avg_fn", "get_swa_multi_avg_fn",
@@ -126,7 +126,7 @@ def update_bn(loader, model, device=None):
     A batch that is a list or tuple contributes its first element (the inputs)."""
     momenta = {}
     for module in model.modules():
-        if isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm):
+        if isinstance(module, _BatchNorm):
             module.reset_running_stats()
             momenta[module] = module.momentum
     if not momenta:
