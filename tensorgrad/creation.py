@@ -184,8 +184,9 @@ def ones(*size, dtype=None, device=None, requires_grad=False):
     return _filled("ones", size, 1, dtype, device, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False, pin_memory=False):
+def empty(*size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False, memory_format=None):
     shape = _shape(size, "empty")
+    _fmt_check(memory_format, "empty()", None)
     dev = _device(device)
     xp = backend.xp_for(dev)
     with backend.device_context(dev):
@@ -202,24 +203,36 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
                    device, requires_grad)
 
 
+def _fmt_check(memory_format, op, input):
+    """memory_format= is accepted (tensors are always C order); only its type and rank are checked."""
+    if memory_format is not None:
+        from .memory_format import check
+        check(memory_format, op, input.dim() if input is not None else None)
+
+
 def _like(fn, input, *args, dtype=None, device=None, requires_grad=False):
     return fn(*args, dtype=input.dtype if dtype is None else dtype,
               device=input.device if device is None else device, requires_grad=requires_grad)
 
 
-def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
+def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    _fmt_check(memory_format, "zeros_like()", input)
     return _like(zeros, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def ones_like(input, *, dtype=None, device=None, requires_grad=False):
+def ones_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    _fmt_check(memory_format, "ones_like()", input)
     return _like(ones, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def empty_like(input, *, dtype=None, device=None, requires_grad=False):
+def empty_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    _fmt_check(memory_format, "empty_like()", input)
     return _like(empty, input, input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
+def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    _fmt_check(memory_format, "full_like()", input)
     return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype,
                 device=input.device if device is None else device, requires_grad=requires_grad)
 
@@ -362,12 +375,16 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     return _random("randn", size, dtype, device, requires_grad, backend.random_normal, generator)
 
 
-def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    _fmt_check(memory_format, "rand_like()", input)
     return _random("rand_like", (input.shape,), input.dtype if dtype is None else dtype,
                    input.device if device is None else device, requires_grad, backend.random_uniform, generator)
 
 
-def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+               memory_format=None):
+    _fmt_check(memory_format, "randn_like()", input)
     return _random("randn_like", (input.shape,), input.dtype if dtype is None else dtype,
                    input.device if device is None else device, requires_grad, backend.random_normal, generator)
 

@@ -339,6 +339,11 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
             plan.append((leaves, norm, _flatten(a)[1]))
         if size is None:
             raise ValueError("vmap(f)(*inputs): at least one input must be a Tensor with a non-None in_dim")
+        if size == 0:  # an empty batch: one call on a zero sample gives the outputs' structure and shapes
+            zero = [_unflatten([x if d is None else tg.zeros(x.shape[:d] + x.shape[d + 1:], dtype=x.dtype,
+                                                              device=x.device) for x, d in zip(lv, dims)], spec)
+                    for lv, dims, spec in plan]
+            return _stack_outputs([func(*zero, **kwargs)], out_dims, empty=True)
         state = tg.get_rng_state() if randomness == "same" else None
         results = []
         for b in range(size):
@@ -351,7 +356,9 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
     return wrapper
 
 
-def _stack_outputs(results, out_dims):
+def _stack_outputs(results, out_dims, empty=False):
+    """Stack each output over the batch at its out_dim; empty: results holds one call on a zero
+    sample, and each output comes back with a batch dim of size 0."""
     import tensorgrad as tg
     first, spec = _flatten(results[0])
     columns = [_flatten(r)[0] for r in results]
@@ -370,7 +377,8 @@ def _stack_outputs(results, out_dims):
         if d is None:
             out.append(items[0])
             continue
-        out.append(tg.stack(items, dim=_check_dim(d, items[0].dim() + 1, "out_dim")))
+        stacked = tg.stack(items, dim=_check_dim(d, items[0].dim() + 1, "out_dim"))
+        out.append(stacked.narrow(_check_dim(d, items[0].dim() + 1, "out_dim"), 0, 0).detach() if empty else stacked)
     return _unflatten(out, spec)
 
 
@@ -425,6 +433,9 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
             by_id.setdefault(id(t), []).append(n)
         for names in by_id.values():
             given = [n for n in names if n in merged]
+            if len({id(merged[n]) for n in given}) > 1:
+                raise ValueError(f"functional_call got multiple values for keys {given}, which are tied. "
+                                 f"Consider using tie_weights=False")
             for n in names:
                 if given and n not in merged:
                     merged[n] = merged[given[0]]

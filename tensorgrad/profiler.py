@@ -29,7 +29,44 @@ import numpy as np
 from .autograd import engine as _engine
 from .autograd import function as _function
 
-__all__ = ["profile", "ProfilerActivity", "record_function", "tape", "Tape", "Event", "KeyAverages"]
+def schedule(*, wait: int, warmup: int, active: int, repeat: int = 0, skip_first: int = 0):
+    """torch.profiler.schedule's signature, for profile(schedule=...): tensorgrad records every step of
+    the block, so the returned schedule only reports the step's phase for code that asks."""
+    if wait < 0 or warmup < 0 or active <= 0 or repeat < 0 or skip_first < 0:
+        raise AssertionError("Invalid profiler schedule arguments")
+    cycle = wait + warmup + active
+
+    def phase(step: int) -> str:
+        if step < skip_first:
+            return "NONE"
+        step -= skip_first
+        if repeat and step >= cycle * repeat:
+            return "NONE"
+        k = step % cycle
+        return "NONE" if k < wait else "WARMUP" if k < wait + warmup else "RECORD"
+    return phase
+
+
+def tensorboard_trace_handler(dir_name: str, worker_name=None, use_gzip: bool = False):
+    """An on_trace_ready handler writing the Chrome trace (which TensorBoard's profiler plugin and
+    chrome://tracing read) to dir_name/<worker>.<ms>.pt.trace.json."""
+    import socket
+
+    def handler(prof):
+        os.makedirs(dir_name, exist_ok=True)
+        name = f"{worker_name or f'{socket.gethostname()}_{os.getpid()}'}.{time.time_ns() // 1_000_000}.pt.trace.json"
+        path = os.path.join(dir_name, name)
+        prof.export_chrome_trace(path)
+        if use_gzip:
+            import gzip
+            import shutil
+            with open(path, "rb") as src, gzip.open(path + ".gz", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.remove(path)
+    return handler
+
+
+__all__ = ["profile", "ProfilerActivity", "schedule", "tensorboard_trace_handler", "record_function", "tape", "Tape", "Event", "KeyAverages"]
 
 _active: list = [None]  # the profile recording now (one at a time)
 
@@ -103,9 +140,9 @@ class profile:
     on_trace_ready(prof) is called once when the block ends; step() marks nothing.
     """
 
-    def __init__(self, record_shapes: bool = False, sync_cuda: bool = False, *, activities=None,
+    def __init__(self, activities=None, schedule=None, on_trace_ready=None, record_shapes: bool = False,
                  profile_memory: bool = False, with_stack: bool = False, with_flops: bool = False,
-                 with_modules: bool = False, schedule=None, on_trace_ready=None, use_cuda=None):
+                 with_modules: bool = False, *, sync_cuda: bool = False, use_cuda=None):  # torch's order
         self.on_trace_ready = on_trace_ready
         if activities is not None and not all(isinstance(a, ProfilerActivity) for a in activities):
             raise TypeError("profile(): activities must be ProfilerActivity values (CPU, CUDA)")
@@ -224,6 +261,11 @@ class KeyAverages(list):
     """Rows of profile.key_averages(); ``table()`` formats them."""
 
     _SORT = {"self_time_total": "self_ns", "time_total": "total_ns", "count": "count", "saved_bytes": "saved_bytes"}
+    # torch.profiler's keys: one clock here (host time, device time too with sync_cuda)
+    for _dev in ("cpu", "cuda", "device"):
+        _SORT[f"{_dev}_time_total"], _SORT[f"self_{_dev}_time_total"] = "total_ns", "self_ns"
+    _SORT["calls"] = "count"
+    del _dev
 
     def table(self, sort_by: str = "self_time_total", row_limit: int = 30) -> str:
         if sort_by not in self._SORT:

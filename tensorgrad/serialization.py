@@ -96,7 +96,7 @@ class _Encoder:
         if isinstance(obj, bool):
             return {"t": "bool", "v": obj}
         if isinstance(obj, int):
-            return {"t": "int", "v": str(int(obj))}  # arbitrary size, exact
+            return {"t": "int", "v": hex(int(obj)), "hex": True}  # any size, exact (decimal str() stops at 4300 digits)
         if isinstance(obj, float):
             return {"t": "float", "v": float(obj).hex()}  # exact, nan/inf included
         if isinstance(obj, complex):
@@ -156,7 +156,7 @@ class _Encoder:
             raise TypeError(f"save(): cannot save the NumPy scalar of dtype {dt} at {path}: supported are "
                             f"bool, integer, float, complex, bytes, str, datetime64 and timedelta64 scalars")
         if dt.kind == "U":  # str_('') has itemsize 0, which frombuffer cannot read back
-            return {"t": "npscalar", "dtype": dt.str, "v": str(x)}
+            return {"t": "npscalar", "dtype": dt.str, "v": str.__str__(x)}  # str(x) would drop trailing NULs
         if dt.kind == "S":  # and frombuffer would strip trailing NULs off bytes_
             return {"t": "npscalar", "dtype": dt.str, "v": bytes(x).hex()}
         return {"t": "npscalar", "dtype": dt.str, "v": x.tobytes().hex()}  # exact bits, byte order in dtype
@@ -271,7 +271,7 @@ class _Decoder:
         if kind == "bool":
             return bool(v)
         if kind == "int":
-            return int(v)
+            return int(v, 16) if node.get("hex") else int(v)
         if kind == "float":
             return float.fromhex(v)
         if kind == "str":
@@ -306,8 +306,9 @@ class _Decoder:
         if kind == "npscalar":
             dt = self.np_dtype(node.get("dtype"))
             if dt.kind in "US":
-                x = np.str_(v) if dt.kind == "U" else np.bytes_(bytes.fromhex(v))
-                return x if x.dtype == dt else self._bad_scalar(dt)
+                # NumPy drops trailing NULs from str_/bytes_ values (so 'a\x00' reads back as 'a'), and the
+                # scalar's dtype follows the value: only the kind is checked
+                return np.str_(v) if dt.kind == "U" else np.bytes_(bytes.fromhex(v))
             raw = bytes.fromhex(v)
             if len(raw) != dt.itemsize:
                 self._bad_scalar(dt)

@@ -122,13 +122,13 @@ class Tensor:
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self, memory_format=None) -> bool:
-        """C-contiguity; tensorgrad keeps no channels_last layout, so asking about one is False
-        unless the tensor is trivially laid out (at most one element per channel plane)."""
-        from .memory_format import channels_last, channels_last_3d
-        if memory_format in (channels_last, channels_last_3d):
-            return self._data.size <= 1 or (self._data.ndim >= 4 and self._data.shape[1] == 1
-                                            and bool(self._data.flags.c_contiguous))
-        return bool(self._data.flags.c_contiguous)
+        """C-contiguity; tensorgrad keeps no channels_last layout, so asking about one is True only
+        where the two layouts coincide (one channel, or one spatial position)."""
+        c_order = bool(self._data.flags.c_contiguous)
+        if memory_format is None or not c_order:
+            return c_order
+        from .memory_format import is_laid_out
+        return is_laid_out(self._data.shape, memory_format)
 
     def stride(self, dim=None):
         d = self._data
@@ -748,12 +748,12 @@ class Tensor:
         return _la.matmul(other, self)
 
     def __eq__(self, other):
-        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic)):
+        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic, np.ndarray)):
             return NotImplemented  # t == None is False, as in PyTorch
         return _cmp.eq(self, other)
 
     def __ne__(self, other):
-        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic)):
+        if not isinstance(other, (Tensor, int, float, bool, complex, np.generic, np.ndarray)):
             return NotImplemented
         return _cmp.ne(self, other)
 
@@ -811,7 +811,10 @@ class Tensor:
         """``x.where(cond, y)`` is ``where(cond, x, y)``."""
         return _ar.where(condition, self, other)
 
-    def clone(self):
+    def clone(self, *, memory_format=None):
+        if memory_format is not None:  # accepted: the copy is in C order whatever is asked
+            from .memory_format import check
+            check(memory_format, "clone()", self.dim())
         return _sh.clone(self)
 
     def expand_as(self, other):

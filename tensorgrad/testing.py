@@ -132,9 +132,11 @@ def _compare_arrays(a, e, rtol, atol, equal_nan):
     a, e = a.astype(common), e.astype(common)
     with np.errstate(all="ignore"):
         if common.kind in "iu":
-            wide = np.int64 if common.kind == "i" or common.itemsize < 8 else np.uint64
-            diff = np.abs(a.astype(wide) - e.astype(wide)) if common.kind == "i" else \
-                np.maximum(a, e).astype(wide) - np.minimum(a, e).astype(wide)
+            # max - min as uint64: exact even where the signed difference overflows int64
+            # (2**63 - 1 against -1), which np.abs would wrap to a negative "close" number
+            hi, lo = np.maximum(a, e), np.minimum(a, e)
+            diff = (hi.astype(np.uint64) - lo.astype(np.uint64)) if common.kind == "u" else \
+                (hi.astype(np.int64) - lo.astype(np.int64)).view(np.uint64)
             rel_t = np.dtype(np.float32)
         else:
             diff = np.abs(a - e)

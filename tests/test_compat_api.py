@@ -332,3 +332,35 @@ def test_profiler_takes_torch_profiler_arguments_and_version_fields():
     assert ready == [prof] and any(e.name == "block" for e in prof.events)
     assert tg.version.__version__ == tg.__version__
     assert tg.version.cuda is None or tg.version.cuda.count(".") == 1
+
+
+def test_profiler_torch_idioms_sort_keys_schedule_and_trace_handler(tmp_path):
+    from tensorgrad.profiler import ProfilerActivity, profile, schedule, tensorboard_trace_handler
+    with profile([ProfilerActivity.CPU], schedule(wait=1, warmup=1, active=2),
+                 tensorboard_trace_handler(str(tmp_path))) as prof:
+        for _ in range(3):
+            (tg.ones(3, requires_grad=True) * 2).sum().backward()
+            prof.step()
+    for key in ("cpu_time_total", "self_cpu_time_total", "cuda_time_total", "self_cuda_time_total"):
+        assert "Mul" in prof.key_averages().table(sort_by=key, row_limit=5)
+    assert [p.name.endswith(".pt.trace.json") for p in tmp_path.iterdir()] == [True]
+    assert schedule(wait=1, warmup=1, active=2)(0) == "NONE" and schedule(wait=1, warmup=1, active=2)(2) == "RECORD"
+
+
+def test_memory_format_ranks_and_like_factories_as_torch():
+    for shape in [(2, 3, 1, 1), (2, 3, 1, 1, 1), (2, 1, 4, 4), (2, 3, 4, 4)]:
+        for ours, theirs in ((tg.channels_last, "channels_last"), (tg.channels_last_3d, "channels_last_3d")):
+            expected = torch.zeros(*shape).is_contiguous(memory_format=getattr(torch, theirs)) if torch else None
+            if expected is not None:
+                assert tg.zeros(*shape).is_contiguous(memory_format=ours) == expected, (shape, theirs)
+    with pytest.raises(RuntimeError, match="required rank 4 tensor to use channels_last format"):
+        tg.zeros(2, 3, 4).contiguous(memory_format=tg.channels_last)
+    p = tg.randn(3, 4)
+    assert tuple(tg.zeros_like(p, memory_format=tg.preserve_format).shape) == (3, 4)  # torch's optimizers do this
+    assert tuple(p.clone(memory_format=tg.contiguous_format).shape) == (3, 4)
+
+
+def test_comparing_with_a_numpy_array_gives_a_tensor():
+    assert (tg.ones(3) == np.ones(3)).tolist() == [True] * 3
+    assert (np.ones(3) == tg.ones(3)).tolist() == [True] * 3
+    assert (tg.ones(3) != np.zeros(3)).tolist() == [True] * 3

@@ -73,3 +73,10 @@ def test_digamma_gradient_at_minus_infinity_finishes_as_torchs():
             ours = x.grad.numpy()
         else:
             np.testing.assert_allclose(ours, x.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
+@needs_torch
+def test_digamma_far_left_and_at_signed_zero_matches_torch():
+    x = np.array([-1e15 - 0.5, -1e14 - 0.25, -1e5 - 0.3, -7.9, -0.0, 0.0, -3.0, np.inf, -np.inf, np.nan])
+    np.testing.assert_allclose(tg.digamma(tg.tensor(x)).numpy(), torch.digamma(torch.tensor(x)).numpy(),
+                               rtol=1e-12, equal_nan=True)

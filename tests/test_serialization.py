@@ -575,3 +575,14 @@ def test_header_claiming_object_or_bad_numpy_dtypes_is_refused(tmp_path):
         _rewrite_header(buf.getvalue(), path, edit)
         with pytest.raises(RuntimeError, match=msg):
             S.load(path)
+
+
+def test_big_ints_and_nul_padded_numpy_strings_round_trip(tmp_path):
+    """Ints past Python's 4300-digit str() limit are stored in hex; a np.str_ keeps its trailing NULs."""
+    path = tmp_path / "c.tg"
+    obj = {"big": 2 ** 20000, "neg": -(2 ** 70), "s": np.str_("a\x00"), "b": np.bytes_(b"x\x00")}
+    tg.save(obj, path)
+    back = tg.load(path)
+    assert back["big"] == 2 ** 20000 and back["neg"] == -(2 ** 70)
+    assert str.__str__(back["s"]) == "a\x00" and back["s"].dtype == obj["s"].dtype
+    assert type(back["b"]) is np.bytes_

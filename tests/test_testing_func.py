@@ -434,3 +434,17 @@ def test_stack_module_state_ensemble_matches_torch():
     ours = F.vmap(run(base, F.functional_call), in_dims=(0, 0, None))(params, buffers, tg.tensor(x))
     theirs = TF.vmap(run(tbase, TF.functional_call), in_dims=(0, 0, None))(tparams, tbuffers, torch.tensor(x))
     _same(ours, theirs)
+
+
+def test_review_fixes_vmap_empty_batch_tied_values_and_int_overflow():
+    assert tuple(tg.func.vmap(lambda x: x * 2)(tg.zeros(0, 3)).shape) == (0, 3)
+    assert tuple(tg.func.vmap(lambda x: (x.sum(), x), out_dims=(0, 1))(tg.zeros(0, 3))[1].shape) == (3, 0)
+    m = tg.nn.Module()
+    m.a, m.b = tg.nn.Linear(2, 2), tg.nn.Linear(2, 2)
+    m.b.weight = m.a.weight
+    w = tg.ones(2, 2)
+    with pytest.raises(ValueError, match="multiple values for keys .* which are tied"):
+        tg.func.functional_call(m, {"a.weight": w, "b.weight": 2 * w}, (tg.ones(2),))
+    for a, b in (([2 ** 63 - 1], [-1]), ([2 ** 62], [-2 ** 62])):
+        with pytest.raises(AssertionError, match="not equal"):
+            tg.testing.assert_close(tg.tensor(a), tg.tensor(b))

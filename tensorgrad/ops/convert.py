@@ -63,7 +63,8 @@ def parse_to_args(t: Tensor, args, kwargs):
     copy = bool(kwargs.pop("copy", False))
     non_blocking = bool(kwargs.pop("non_blocking", False))
     from ..memory_format import check as _check_format
-    _check_format(kwargs.pop("memory_format", None), "to()")  # accepted: tensors stay in C order
+    # accepted (tensors stay in C order); a module's to() checks no rank, as PyTorch's skips other ranks
+    _check_format(kwargs.pop("memory_format", None), "to()", t.dim() if t is not None else None)
     if kwargs:
         raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
     flags = []

@@ -71,9 +71,11 @@ def _digamma_f64(x):
             series = series + b / (2 * k) * p
             p = p * inv2
         out = acc + xp.log(y) - 0.5 / y - series
-        out = xp.where(neg, out - math.pi / xp.tan(math.pi * x), out)
+        # pi cot(pi x) from x's fractional part: exact however large |x| is (tan(pi x) is not)
+        out = xp.where(neg, out - math.pi / xp.tan(math.pi * (x - xp.floor(x))), out)
         whole = (x <= 0) & (x == xp.floor(x))
-        return xp.where(x == 0, -xp.inf, xp.where(whole, xp.nan, out))
+        at_zero = xp.where(xp.signbit(x), xp.inf, -xp.inf)  # psi(-0) = +inf, psi(+0) = -inf, as PyTorch
+        return xp.where(x == 0, at_zero, xp.where(whole, xp.nan, out))
 
 
 def _cot_derivative_coeffs(n: int) -> list:

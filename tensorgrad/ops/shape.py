@@ -735,7 +735,7 @@ def contiguous(input, memory_format=None):
     """The tensor itself when already C-contiguous (as in PyTorch), else a contiguous copy. Any
     memory_format gives C order (channels_last is a layout hint tensorgrad does not keep)."""
     from ..memory_format import check as _check_format
-    _check_format(memory_format, "contiguous()")
+    _check_format(memory_format, "contiguous()", input.dim())
     return input if input._data.flags.c_contiguous else Contiguous()(input)
 
 
