@@ -49,6 +49,7 @@ from . import amp  # noqa: E402
 from . import compiler  # noqa: E402
 from . import random  # noqa: E402 - torch.random: fork_rng, get_rng_state, ...
 from . import distributed, func, testing  # noqa: E402 - torch.distributed (one process), torch.func, torch.testing
+from . import jit  # noqa: E402 - torch.jit's decorators, as no-ops (tensorgrad is eager)
 from .compiler import compile  # noqa: E402,A004 - torch.compile: returns the model (tensorgrad is eager)
 from .autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled  # noqa: E402
 from .tensor_types import *  # noqa: F401,F403,E402 - FloatTensor, LongTensor, ...

@@ -811,6 +811,29 @@ class Tensor:
         """``x.where(cond, y)`` is ``where(cond, x, y)``."""
         return _ar.where(condition, self, other)
 
+    def apply_(self, callable):
+        """Apply a Python function to every element in place (CPU only, and slow, as in PyTorch)."""
+        if self.is_cuda:
+            raise TypeError("apply_ is only implemented on CPU tensors")
+        _check_writable(self)
+        with np.nditer(self._data, op_flags=[["readwrite"]]) as it:  # in place, views included
+            for a in it:
+                a[...] = callable(a.item())
+        self._vc[0] += 1
+        return self
+
+    def map_(self, tensor, callable):
+        """self[i] = callable(self[i], tensor[i]) for every element, tensor broadcast to self (CPU only)."""
+        if self.is_cuda or tensor.is_cuda:
+            raise TypeError("map_ is only implemented on CPU tensors")
+        _check_writable(self)
+        other = backend.broadcast_to(tensor._data, self._data.shape)
+        with np.nditer([self._data, other], op_flags=[["readwrite"], ["readonly"]]) as it:
+            for a, b in it:
+                a[...] = callable(a.item(), b.item())
+        self._vc[0] += 1
+        return self
+
     def clone(self, *, memory_format=None):
         if memory_format is not None:  # accepted: the copy is in C order whatever is asked
             from .memory_format import check

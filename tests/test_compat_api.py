@@ -364,3 +364,23 @@ def test_comparing_with_a_numpy_array_gives_a_tensor():
     assert (tg.ones(3) == np.ones(3)).tolist() == [True] * 3
     assert (np.ones(3) == tg.ones(3)).tolist() == [True] * 3
     assert (tg.ones(3) != np.zeros(3)).tolist() == [True] * 3
+
+
+@needs_torch
+def test_apply_and_map_write_through_views_as_torch():
+    ours, ref = tg.tensor([[1.0, 2.0], [3.0, 4.0]]), torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    for t, m in ((ours, tg), (ref, torch)):
+        t.t().apply_(lambda v: v * 10 + 1)
+        t.map_(m.tensor([1.0, 2.0]), lambda a, b: a - b)
+    np.testing.assert_array_equal(ours.numpy(), ref.numpy())
+
+
+def test_jit_decorators_are_eager_no_ops():
+    @tg.jit.script
+    def double(x):
+        return x * 2
+    model = tg.nn.Linear(2, 2)
+    assert tg.jit.trace(model, tg.ones(1, 2)) is model and tg.jit.script(model) is model
+    assert double(tg.ones(2)).tolist() == [2.0, 2.0] and not tg.jit.is_scripting()
+    with pytest.raises(RuntimeError, match="save the model's state_dict"):
+        tg.jit.save(model, "m.pt")

@@ -66,9 +66,17 @@ def test_errors_match_torchs(kwargs, shape):
     assert str(ours.value).split(" (")[0][:40] == str(theirs.value).split(" (")[0][:40]
 
 
+@needs_torch
+@pytest.mark.parametrize("shape,kwargs", [((1, 2, 7), {"size": 3}), ((1, 2, 7, 5), {"size": (3, 4)}),
+                                          ((1, 2, 7, 5), {"scale_factor": 0.5}), ((1, 1, 4, 5, 6), {"size": (2, 3, 4)})])
+def test_area_mode_is_adaptive_average_pooling_as_torch(shape, kwargs, device):
+    check_torch(lambda m, x: (F if m is tg else torch.nn.functional).interpolate(x, mode="area", **kwargs),
+                [_rng.normal(size=shape)], device)
+
+
 def test_unsupported_modes_say_what_is_supported():
-    with pytest.raises(NotImplementedError, match="use nearest, nearest-exact, linear, bilinear, bicubic or trilinear"):
-        F.interpolate(tg.zeros(1, 1, 4, 4), scale_factor=2, mode="area")
+    with pytest.raises(NotImplementedError, match="antialias=True is not supported"):
+        F.interpolate(tg.zeros(1, 1, 4, 4), scale_factor=2, mode="bilinear", antialias=True)
     with pytest.raises(ValueError, match="not one of"):
         F.interpolate(tg.zeros(1, 1, 4, 4), scale_factor=2, mode="cubic")
     with pytest.raises(RuntimeError, match="floating point"):

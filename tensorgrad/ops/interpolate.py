@@ -143,10 +143,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if antialias and not (mode in ("bilinear", "bicubic") and x.ndim == 4):
         raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
                          "as input")
-    if mode == "area" or antialias:
-        raise NotImplementedError(f"interpolate(): mode={mode!r}{' with antialias=True' if antialias else ''} is "
-                                  f"not supported; use nearest, nearest-exact, linear, bilinear, bicubic or "
-                                  f"trilinear{' without antialias' if antialias else ''}")
+    if antialias:
+        raise NotImplementedError("interpolate(): antialias=True is not supported; use antialias=False")
     if not 1 <= spatial <= 3:
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {x.ndim}D) for "
                                   f"the modes: nearest | linear | bilinear | bicubic | trilinear | area | "
@@ -178,6 +176,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if any(s <= 0 for s in out_sizes):
         raise ValueError(f"interpolate(): output size {list(out_sizes)} must be positive (input spatial size "
                          f"{list(in_sizes)})")
+    if mode == "area":  # PyTorch's definition: adaptive average pooling to the output size
+        from . import pool
+        return getattr(pool, f"adaptive_avg_pool{spatial}d")(input, out_sizes if spatial > 1 else out_sizes[0])
     out = input
     for k in range(spatial):
         # where PyTorch's kernels copy a dim whose size stays: the linear modes always, nearest on 2-D
