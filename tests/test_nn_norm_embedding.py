@@ -286,8 +286,6 @@ def test_embedding_misc_and_errors():
     with pytest.raises(AssertionError, match="Shape of weight does not match"):
         Embedding(4, 3, _weight=tg.randn(3, 3))
     with pytest.raises(NotImplementedError):
-        Embedding(10, 3, max_norm=1.0)
-    with pytest.raises(NotImplementedError):
         Embedding(10, 3, sparse=True)
     with pytest.raises(RuntimeError, match="'weight' must be 2-D"):
         embedding(tg.tensor([1]), tg.randn(3))

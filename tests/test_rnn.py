@@ -350,8 +350,8 @@ def test_bad_input_names_the_layer_and_shapes():
         tg.nn.RNNCell(5, 4)(tg.zeros(1, 2, 5))
     with pytest.raises(ValueError, match="Unknown nonlinearity"):
         tg.nn.RNN(5, 4, nonlinearity="sigmoid")
-    with pytest.raises(NotImplementedError, match="proj_size"):
-        tg.nn.LSTM(5, 4, proj_size=2)
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        tg.nn.LSTM(5, 4, proj_size=4)
 
 
 @needs_torch

@@ -16,6 +16,10 @@ from .pooling import (AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, LPPool1d,
 from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout
 from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
                             LayerNorm, LocalResponseNorm, RMSNorm)
+from .normalization import SyncBatchNorm
+from .lazy import UninitializedParameter
+from .linear import LazyLinear
+from .conv import LazyConv1d, LazyConv2d, LazyConv3d
 from .padding import *  # noqa: F401,F403 - ZeroPad2d, ConstantPad1d, ReflectionPad2d, ReplicationPad3d, ...
 from .padding import __all__ as _padding_names
 from .pixel_shuffle import ChannelShuffle, Fold, PixelShuffle, PixelUnshuffle, Unfold
@@ -55,3 +59,4 @@ __all__ += ["Conv3d", "ConvTranspose1d", "ConvTranspose3d", "MaxPool3d", "AvgPoo
 __all__ += ["BatchNorm3d", "Bilinear", "Softmax2d", "Dropout1d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout", "RMSNorm",
             "LocalResponseNorm", "MultiMarginLoss", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "CTCLoss"]
 __all__ += ["DataParallel"]
+__all__ += ["SyncBatchNorm", "LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConv3d", "UninitializedParameter"]

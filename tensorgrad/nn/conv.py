@@ -1,4 +1,4 @@
-"""Conv1d/2d/3d, ConvTranspose1d/2d/3d (torch.nn's constructor arguments, parameter names and shapes,
+"""Conv1d/2d/3d, ConvTranspose1d/2d/3d, LazyConv1d/2d/3d (torch.nn's constructor arguments, parameter names and shapes,
 default init and reprs, so state_dicts move between the two).
 
 Errors from the functional ops (shapes, dtypes) are re-raised with the layer's repr in front,
@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import creation
 from ..ops import conv as _conv
 from . import init
+from .lazy import LazyModuleMixin, UninitializedParameter
 from .module import Module
 from .parameter import Parameter
 
@@ -239,4 +240,72 @@ class ConvTranspose3d(_ConvTransposeNd):
     _fn, _tuple = staticmethod(_conv.conv_transpose3d), staticmethod(_triple)
 
 
-__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
+class _LazyConvMixin(LazyModuleMixin):
+    """A convolution whose in_channels is the channel dim of its first input (dim 1, or 0 when
+    unbatched); weight and bias are UninitializedParameters until then (see LazyModuleMixin)."""
+
+    def _lazy_init(self, out_channels, bias, device, dtype):
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        self.out_channels = out_channels
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input) -> None:
+        nd = len(self.kernel_size) + 1  # channels and spatial dims, without the batch dim
+        dim = getattr(input, "ndim", None)
+        if dim not in (nd, nd + 1):
+            raise RuntimeError(f"Expected {nd}D (unbatched) or {nd + 1}D (batched) input to {self._get_name()}, "
+                               f"but got input of size: {list(getattr(input, 'shape', [])) or type(input).__name__}")
+        in_channels = int(input.shape[1] if dim == nd + 1 else input.shape[0])
+        if in_channels % self.groups != 0:
+            raise ValueError(f"{self._get_name()}: in_channels must be divisible by groups, got in_channels="
+                             f"{in_channels} (input shape {list(input.shape)}) and groups={self.groups}")
+        self.in_channels = in_channels
+        self.weight.materialize((self.out_channels, in_channels // self.groups, *self.kernel_size))
+        if self.bias is not None:
+            self.bias.materialize((self.out_channels,))
+        self.reset_parameters()
+
+    def _on_materialized(self) -> None:
+        self.in_channels = self.weight.shape[1] * self.groups
+
+
+class LazyConv1d(_LazyConvMixin, Conv1d):
+    """Conv1d with in_channels inferred from the first input."""
+
+    cls_to_become = Conv1d
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+class LazyConv2d(_LazyConvMixin, Conv2d):
+    """Conv2d with in_channels inferred from the first input."""
+
+    cls_to_become = Conv2d
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+class LazyConv3d(_LazyConvMixin, Conv3d):
+    """Conv3d with in_channels inferred from the first input."""
+
+    cls_to_become = Conv3d
+
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                 bias: bool = True, padding_mode: str = "zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False, padding_mode, device, dtype)
+        self._lazy_init(out_channels, bias, device, dtype)
+
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d",
+           "LazyConv2d", "LazyConv3d"]

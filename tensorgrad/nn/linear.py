@@ -1,4 +1,6 @@
-"""Identity, Linear, Bilinear (and F.bilinear), Flatten, Unflatten (torch.nn's)."""
+"""Identity, Linear, LazyLinear, Bilinear (and F.bilinear), Flatten, Unflatten (torch.nn's), and the
+lazy-module machinery (UninitializedParameter, LazyModuleMixin) LazyLinear and the lazy convolutions
+share."""
 from __future__ import annotations
 
 import math
@@ -9,6 +11,7 @@ from ..ops._util import check_tensor
 from ..ops.shape import flatten, reshape, unflatten
 from . import init
 from .module import Module
+from .lazy import LazyModuleMixin, UninitializedParameter
 from .parameter import Parameter
 
 
@@ -56,6 +59,43 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+# ---------------------------------------------------------------------- lazy modules
+class LazyLinear(LazyModuleMixin, Linear):
+    """A Linear whose in_features is the last dim of its first input: weight and bias are
+    UninitializedParameters until then, initialized then as Linear's; it then is a Linear."""
+
+    cls_to_become = Linear
+
+    def __init__(self, out_features: int, bias: bool = True, device=None, dtype=None):
+        Module.__init__(self)
+        self.in_features = 0
+        self.out_features = out_features
+        self.weight = UninitializedParameter(device=device, dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(device=device, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+
+    def reset_parameters(self) -> None:
+        if not self.has_uninitialized_params() and self.in_features != 0:
+            super().reset_parameters()
+
+    def initialize_parameters(self, input) -> None:
+        shape = getattr(input, "shape", None)
+        if shape is None or len(shape) == 0:
+            raise RuntimeError(f"{self._get_name()}(out_features={self.out_features}): expected a Tensor input with "
+                               f"at least 1 dimension to infer in_features from its last one, got "
+                               f"{'shape []' if shape is not None else type(input).__name__}")
+        self.in_features = int(shape[-1])
+        self.weight.materialize((self.out_features, self.in_features))
+        if self.bias is not None:
+            self.bias.materialize((self.out_features,))
+        self.reset_parameters()
+
+    def _on_materialized(self) -> None:
+        self.in_features = self.weight.shape[1]
 
 
 def bilinear(input1, input2, weight, bias=None):
@@ -164,4 +204,4 @@ class Unflatten(Module):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
-__all__ = ["Identity", "Linear", "Bilinear", "bilinear", "Flatten", "Unflatten"]
+__all__ = ["Identity", "Linear", "LazyLinear", "UninitializedParameter", "LazyModuleMixin", "Bilinear", "bilinear", "Flatten", "Unflatten"]

@@ -14,8 +14,8 @@ import itertools
 import sys
 import types
 
-from . import (activation, containers, conv, dropout, linear, loss, module, normalization, padding, pixel_shuffle,
-               pooling, rnn, sparse, transformer)
+from . import (activation, containers, conv, dropout, lazy, linear, loss, module, normalization, padding,
+               pixel_shuffle, pooling, rnn, sparse, transformer)
 
 # torch file -> tensorgrad files whose classes it holds (plus single extra classes from elsewhere).
 _SOURCES = {
@@ -40,6 +40,7 @@ _SOURCES = {
     "channelshuffle": [pixel_shuffle],
     "fold": [pixel_shuffle],
     "transformer": [transformer],
+    "lazy": [lazy],
 }
 _EXTRAS = {"activation": {"MultiheadAttention": transformer.MultiheadAttention}}  # torch defines it there
 

@@ -5,7 +5,8 @@ order (LSTM i, f, g, o; GRU r, z, n) and default initialisation U(-1/sqrt(H), 1/
 state dicts move between the two frameworks unchanged.
 
 The sequence layers run each (layer, direction) as one op (ops/rnn.py RecurrentLayer): the loop
-over time steps is inside it, forward and backward. The cells are built from recorded ops, a
+over time steps is inside it, forward and backward. An LSTM with projections (proj_size > 0,
+h_t = W_hr (o_t * tanh(c_t))) has no fused kernel: it runs step by step on recorded ops. The cells are built from recorded ops, a
 product and the fused pointwise step, for loops written by hand (truncated BPTT, decoders).
 """
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numbers
 import warnings
 
 from .. import creation
-from ..ops.rnn import gru_cell, lstm_cell, recurrent_layer, rnn_cell
+from ..ops.linalg import linear
+from ..ops.rnn import LSTMStep, gru_cell, lstm_cell, recurrent_layer, rnn_cell
 from ..ops.shape import cat, stack
 from ..tensor import Tensor
 from . import functional as F
@@ -56,23 +58,28 @@ class RNNBase(Module):
         if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
             raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections, "
                              f"got {proj_size!r}")
-        if proj_size:
-            raise NotImplementedError(f"{name}: proj_size (LSTM with projections) is not supported by tensorgrad; "
-                                      f"use proj_size=0 and a Linear layer after the LSTM")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size has to be smaller than hidden_size, got proj_size={proj_size} "
+                             f"and hidden_size={hidden_size}")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         gate_size = _GATES[mode] * hidden_size
         directions = 2 if bidirectional else 1
+        real_hidden = proj_size or hidden_size  # the size of h (and of each layer's output per direction)
         self._flat_weights_names = []
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else real_hidden * directions
             for direction in range(directions):
                 suffix = "_reverse" if direction == 1 else ""
-                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, hidden_size))]
+                shapes = [("weight_ih", (gate_size, layer_input)), ("weight_hh", (gate_size, real_hidden))]
                 if bias:
                     shapes += [("bias_ih", (gate_size,)), ("bias_hh", (gate_size,))]
+                if proj_size:
+                    shapes += [("weight_hr", (proj_size, hidden_size))]
                 for kind, shape in shapes:
                     pname = f"{kind}_l{layer}{suffix}"
                     setattr(self, pname, Parameter(creation.empty(shape, device=device, dtype=dtype)))
@@ -90,16 +97,22 @@ class RNNBase(Module):
 
     @property
     def all_weights(self) -> list:
-        """Per (layer, direction): [weight_ih, weight_hh, bias_ih, bias_hh] (biases if any)."""
-        per = 4 if self.bias else 2
+        """Per (layer, direction): [weight_ih, weight_hh, bias_ih, bias_hh, weight_hr] (biases, weight_hr
+        if any)."""
+        per = self._per_direction()
         w = self._flat_weights
         return [w[i:i + per] for i in range(0, len(w), per)]
+
+    def _per_direction(self) -> int:
+        return (4 if self.bias else 2) + (1 if self.proj_size else 0)
 
     def flatten_parameters(self) -> None:
         """A no-op (cuDNN's contiguous weight buffer has no counterpart here)."""
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size != 0:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
@@ -176,15 +189,17 @@ class RNNBase(Module):
         batch = x.shape[1]
         directions = 2 if self.bidirectional else 1
         expected = (self.num_layers * directions, batch, self.hidden_size)
+        expected_h = (expected[0], batch, self.proj_size or self.hidden_size)  # h is projected, c is not
         if hx is None:
-            h0 = creation.zeros(expected, dtype=x.dtype, device=x.device)
-            states = (h0, h0) if lstm else (h0,)
+            h0 = creation.zeros(expected_h, dtype=x.dtype, device=x.device)
+            c0 = creation.zeros(expected, dtype=x.dtype, device=x.device) if self.proj_size else h0
+            states = (h0, c0) if lstm else (h0,)
         else:
             if lstm:
                 if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                     raise TypeError(f"{self._name()}: hx must be a tuple (h_0, c_0) of two Tensors, got "
                                     f"{type(hx).__name__}")
-                self._check_state(hx[0], "hidden[0] (h_0)", expected, unbatched)
+                self._check_state(hx[0], "hidden[0] (h_0)", expected_h, unbatched)
                 self._check_state(hx[1], "hidden[1] (c_0)", expected, unbatched)
                 states = tuple(hx)
             else:
@@ -198,7 +213,7 @@ class RNNBase(Module):
         h_first = states[0].unbind(0)
         c_first = states[1].unbind(0) if lstm else [None] * len(h_first)
         weights = self._flat_weights
-        per = 4 if self.bias else 2
+        per = self._per_direction()
         h_n, c_n = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -206,8 +221,12 @@ class RNNBase(Module):
             for direction in range(directions):
                 k = layer * directions + direction
                 w = weights[k * per:(k + 1) * per]
-                y, h, c = recurrent_layer(self.mode, layer_input, h_first[k], c_first[k], *w,
-                                          reverse=direction == 1, batch_sizes=batch_sizes)
+                if self.proj_size:
+                    y, h, c = _projected_lstm_layer(layer_input, h_first[k], c_first[k], w,
+                                                    direction == 1, batch_sizes)
+                else:
+                    y, h, c = recurrent_layer(self.mode, layer_input, h_first[k], c_first[k], *w,
+                                              reverse=direction == 1, batch_sizes=batch_sizes)
                 outs.append(y)
                 h_n.append(h)
                 c_n.append(c)
@@ -229,12 +248,40 @@ class RNNBase(Module):
         return output, (states if lstm else states[0])
 
 
+def _projected_lstm_layer(x, h, c, weights, reverse: bool, batch_sizes):
+    """One layer, one direction of an LSTM with projections, step by step on recorded ops (so
+    the gradients come from them): x (T, B, I), h (B, P), c (B, H), weights [w_ih, w_hh, (b_ih,
+    b_hh,) w_hr]. Returns (y (T, B, P), h_n, c_n). With batch_sizes (packed input, sorted by
+    length) step t updates only the first batch_sizes[t] rows: the others keep their state,
+    the last one (forward) or the initial one (reverse, where they have not started yet)."""
+    w_ih, w_hh, w_hr = weights[0], weights[1], weights[-1]
+    b_ih, b_hh = (weights[2], weights[3]) if len(weights) == 5 else (None, None)
+    t_len, batch = x.shape[:2]
+    sizes = batch_sizes or [batch] * t_len
+    outs = [None] * t_len
+    for t in (range(t_len - 1, -1, -1) if reverse else range(t_len)):
+        n = sizes[t]
+        h_run, c_run = (h, c) if n == batch else (h[:n], c[:n])
+        z = linear(x[t, :n], w_ih, b_ih) + linear(h_run, w_hh, b_hh)
+        h_full, c_new = LSTMStep()(z, c_run)
+        h_new = linear(h_full, w_hr)
+        if n == batch:
+            h, c = h_new, c_new
+            outs[t] = h_new
+        else:  # padding rows of the output are zeros, as _packed_to_padded's
+            h, c = cat([h_new, h[n:]], 0), cat([c_new, c[n:]], 0)
+            outs[t] = cat([h_new, creation.zeros((batch - n, h.shape[1]), dtype=x.dtype, device=x.device)], 0)
+    return stack(outs, 0), h, c
+
+
 class RNN(RNNBase):
     """Elman RNN: h_t = tanh (or relu)(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), per layer."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None):
+                 device=None, dtype=None, proj_size=None):
+        if proj_size is not None:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         self.nonlinearity = nonlinearity
@@ -258,7 +305,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device=None, dtype=None):
+                 device=None, dtype=None, proj_size=None):
+        if proj_size is not None:
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, device=device, dtype=dtype)
 

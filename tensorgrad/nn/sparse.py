@@ -13,15 +13,14 @@ from .parameter import Parameter
 
 class Embedding(Module):
     """weight (num_embeddings, embedding_dim) ~ N(0, 1), the padding_idx row zero and never given a
-    gradient. max_norm, scale_grad_by_freq and sparse are not supported (NotImplementedError)."""
+    gradient. With max_norm, each forward first rescales the looked-up rows whose norm_type-norm
+    exceeds it, in place in weight (as torch). scale_grad_by_freq and sparse are not supported
+    (NotImplementedError)."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
                  norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False, _weight=None,
                  _freeze: bool = False, device=None, dtype=None):
         super().__init__()
-        if max_norm is not None:
-            raise NotImplementedError("Embedding(max_norm=...) (renormalizing looked-up rows in place) is not "
-                                      "supported by tensorgrad")
         if scale_grad_by_freq or sparse:
             raise NotImplementedError("Embedding(scale_grad_by_freq=True / sparse=True) is not supported by "
                                       "tensorgrad")
@@ -60,7 +59,7 @@ class Embedding(Module):
 
     def forward(self, input):
         try:
-            return embedding(input, self.weight, self.padding_idx)
+            return embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type)
         except IndexError as e:
             raise IndexError(f"{self._get_name()}({self.extra_repr()}): {e}") from None
 
@@ -68,6 +67,8 @@ class Embedding(Module):
         s = f"{self.num_embeddings}, {self.embedding_dim}"
         if self.padding_idx is not None:
             s += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            s += f", max_norm={self.max_norm}"
         if self.norm_type != 2:
             s += f", norm_type={self.norm_type}"
         return s

@@ -21,6 +21,7 @@ import numpy as np
 from .. import autocast_mode as _autocast
 from .. import device_checks, dtypes
 from ..autograd import grad_mode
+from ..backend import xp_of
 from ..autograd.function import Op, check_same_device
 from ..fused import batchnorm as fused_bn
 from ..tensor import Tensor
@@ -378,10 +379,9 @@ EmbeddingBackward0 = Embedding  # PyTorch's grad_fn name
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
               sparse=False):
-    """Rows of `weight` (num_embeddings, embedding_dim) at the integer positions `input` (any shape)."""
-    if max_norm is not None:
-        raise NotImplementedError("embedding(max_norm=...) (renormalizing rows in place) is not supported by "
-                                  "tensorgrad")
+    """Rows of `weight` (num_embeddings, embedding_dim) at the integer positions `input` (any shape).
+    With max_norm, the rows looked up whose norm_type-norm exceeds max_norm are first rescaled IN
+    PLACE in weight to that norm (torch's embedding_renorm_, not recorded), then looked up."""
     if scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding(scale_grad_by_freq=True / sparse=True) is not supported by "
                                   "tensorgrad")
@@ -414,7 +414,38 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
             f"index out of range in self: index {v} for an embedding table of {num} rows"), "embedding()")
         if on_device:
             idx = device_checks.clamp_index(idx, num)
+    if max_norm is not None:
+        _embedding_renorm_(weight, idx, max_norm, norm_type)
     return Embedding(idx.astype(np.int64, copy=False), padding_idx)(weight)
+
+
+def _embedding_renorm_(weight, idx, max_norm, norm_type) -> None:
+    """weight[r] *= max_norm / (norm + 1e-7) for each distinct looked-up row r whose norm exceeds
+    max_norm, in place and unrecorded (torch's no-grad embedding_renorm_; its version bumps, so a
+    graph that saved the old weight refuses to backward through it)."""
+    if isinstance(max_norm, bool) or not isinstance(max_norm, (int, float)):
+        raise TypeError(f"embedding(): max_norm must be a number, got {type(max_norm).__name__}")
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float)):
+        raise TypeError(f"embedding(): norm_type must be a number, got {type(norm_type).__name__}")
+    if not weight.dtype.is_floating_point:
+        raise RuntimeError(f"embedding(): max_norm renormalizes the weight in place and needs a floating point "
+                           f"weight, got {weight.dtype}")
+    if idx.size == 0:
+        return
+    xp = xp_of(idx)
+    rows = xp.unique(idx.reshape(-1))
+    w = weight._data[rows]
+    if norm_type == float("inf"):
+        norms = xp.abs(w).max(axis=1)
+    elif norm_type == 0:
+        norms = (w != 0).sum(axis=1).astype(w.dtype)
+    else:
+        norms = (xp.abs(w) ** norm_type).sum(axis=1) ** (1.0 / norm_type)
+    over = norms > max_norm
+    scale = xp.where(over, max_norm / (norms + 1e-7), 1).astype(w.dtype)
+    with grad_mode.no_grad():  # through a recorded tensor op, so the version counter moves as torch's
+        weight.index_copy_(0, Tensor._make(rows[over], None, 0, None),
+                           Tensor._make(w[over] * scale[over][:, None], None, 0, None))
 
 
 __all__ = ["instance_norm", "batch_norm", "layer_norm", "rms_norm", "group_norm", "local_response_norm",
