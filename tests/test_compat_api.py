@@ -384,3 +384,47 @@ def test_jit_decorators_are_eager_no_ops():
     assert double(tg.ones(2)).tolist() == [2.0, 2.0] and not tg.jit.is_scripting()
     with pytest.raises(RuntimeError, match="save the model's state_dict"):
         tg.jit.save(model, "m.pt")
+
+
+@needs_torch
+def test_python_range_indexes_as_torch():
+    ours, ref = tg.zeros(3, 4), torch.zeros(3, 4)
+    for t in (ours, ref):
+        t[range(3), [1, 0, 3]] = 1.0  # YOLO-style one-hot targets
+    np.testing.assert_array_equal(ours.numpy(), ref.numpy())
+    x = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(tg.tensor(x)[range(1, 3)].numpy(), torch.tensor(x)[range(1, 3)].numpy())
+    np.testing.assert_array_equal(tg.tensor(x)[range(3), range(3)].numpy(), torch.tensor(x)[range(3), range(3)].numpy())
+
+
+@needs_torch
+@pytest.mark.parametrize("dim", [None, 0, 1])
+def test_unique_consecutive_matches_torch(dim):
+    for x in (np.array([[1, 1], [1, 1], [2, 3], [2, 3], [1, 1]]), np.array([[1.0, np.nan], [np.nan, 2.0]]),
+              np.zeros((0, 3), dtype=np.int64)):
+        if dim == 1 and x.shape[0] == 0:
+            continue
+        ours = tg.unique_consecutive(tg.tensor(x), return_inverse=True, return_counts=True, dim=dim)
+        ref = torch.unique_consecutive(torch.tensor(x), return_inverse=True, return_counts=True, dim=dim)
+        for a, b in zip(ours, ref):
+            assert tuple(a.shape) == tuple(b.shape)
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert tg.tensor([1, 1, 2]).unique_consecutive().tolist() == [1, 2]
+
+
+@needs_torch
+def test_renorm_inplace_and_forward_hooks_with_kwargs_as_torch():
+    w = np.random.default_rng(0).normal(size=(4, 3)) * 3
+    ours, ref = tg.tensor(w), torch.tensor(w)
+    ours.renorm_(2, 0, 1.5)
+    ref.renorm_(2, 0, 1.5)
+    np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-12)
+    for m in (tg, torch):
+        class Scaled(m.nn.Module):
+            def forward(self, x, scale=1.0):
+                return x * scale
+        mod, seen = Scaled(), []
+        mod.register_forward_pre_hook(lambda _, a, kw: (a, {**kw, "scale": 3.0}), with_kwargs=True)
+        mod.register_forward_hook(lambda _, a, kw, out: seen.append(kw["scale"]), with_kwargs=True)
+        mod.register_forward_hook(lambda _, a, out: seen.append("first"), prepend=True)
+        assert mod(m.ones(2)).tolist() == [3.0, 3.0] and seen == ["first", 3.0]

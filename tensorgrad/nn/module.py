@@ -480,17 +480,28 @@ class Module:
         return _IncompatibleKeys(missing_keys, unexpected_keys)
 
     # ------------------------------------------------------------------ calling
-    def register_forward_pre_hook(self, hook):
-        """``hook(module, args)`` before forward; a non-None result replaces args."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
+    def _add_forward_hook(self, hooks, hook, prepend, with_kwargs, kwargs_attr):
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        if with_kwargs:  # the ids of hooks that also take (and may replace) the keyword arguments
+            if kwargs_attr not in self.__dict__:
+                object.__setattr__(self, kwargs_attr, set())
+            self.__dict__[kwargs_attr].add(handle.id)
         return handle
 
-    def register_forward_hook(self, hook):
-        """``hook(module, args, output)`` after forward; a non-None result replaces the output."""
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """``hook(module, args)`` before forward; a non-None result replaces args. with_kwargs:
+        ``hook(module, args, kwargs)``, returning None or a new (args, kwargs) pair."""
+        return self._add_forward_hook(self._forward_pre_hooks, hook, prepend, with_kwargs, "_pre_hooks_with_kwargs")
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` after forward (``hook(module, args, kwargs, output)`` with
+        with_kwargs); a non-None result replaces the output. always_call is accepted; a hook does
+        not run when forward raises."""
+        return self._add_forward_hook(self._forward_hooks, hook, prepend, with_kwargs, "_hooks_with_kwargs")
 
     def register_full_backward_hook(self, hook):
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's
@@ -520,7 +531,16 @@ class Module:
         if not self._forward_pre_hooks and not self._forward_hooks and not self.__dict__.get("_backward_hooks") \
                 and not self.__dict__.get("_backward_pre_hooks"):
             return forward(*args, **kwargs)
-        for hook in list(self._forward_pre_hooks.values()):
+        pre_kw = self.__dict__.get("_pre_hooks_with_kwargs", ())
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in pre_kw:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+                continue
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
@@ -529,8 +549,9 @@ class Module:
             from . import backward_hooks
             args, state = backward_hooks.hook_inputs(self, args)
         out = forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, out)
+        post_kw = self.__dict__.get("_hooks_with_kwargs", ())
+        for hook_id, hook in list(self._forward_hooks.items()):
+            result = hook(self, args, kwargs, out) if hook_id in post_kw else hook(self, args, out)
             if result is not None:
                 out = result
         if state is not None:  # after the forward hooks: the backward hooks see their output's gradient

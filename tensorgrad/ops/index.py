@@ -162,7 +162,7 @@ def _check_bounds(a, n: int, dim: int, op: str, err=IndexError, negative=True):
 
 def _seq_as_tuple(index) -> bool:
     """PyTorch (like old NumPy) reads a list holding sequences, tensors, slices, None or ... as a tuple."""
-    return len(index) < 32 and any(isinstance(i, (Tensor, list, tuple, np.ndarray, slice))
+    return len(index) < 32 and any(isinstance(i, (Tensor, list, tuple, np.ndarray, slice, range))
                                    or i is None or i is Ellipsis for i in index)
 
 
@@ -182,7 +182,7 @@ def _classify(item, x):
     if isinstance(item, Tensor):
         check_same_device("index", [x._data, item._data])
         arr = item._data
-    elif isinstance(item, (list, tuple, np.ndarray)):
+    elif isinstance(item, (list, tuple, np.ndarray, range)):  # range: t[range(n), cls], as PyTorch
         arr = np.asarray(item)
         if arr.size == 0 and not isinstance(item, np.ndarray):
             arr = arr.astype(np.int64)  # [] indexes nothing, as an empty long tensor

@@ -133,4 +133,38 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return out[0] if len(out) == 1 else tuple(out)
 
 
-__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique"]
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """Collapse runs of equal consecutive elements (flattened), or of equal consecutive slices along
+    dim: values, with return_inverse each element's (slice's) run index, with return_counts each
+    run's length. Not differentiable; NaNs never equal each other, as in PyTorch."""
+    check_tensor("unique_consecutive", input)
+    data = input._data
+    xp = xp_of(data)
+    if dim is None:
+        rows, shape = data.reshape(-1, 1), data.shape
+    else:
+        if data.ndim == 0:
+            raise IndexError(f"unique_consecutive(): Dimension specified as {dim} but tensor has no dimensions")
+        d = wrap_dim(dim, data.ndim, "unique_consecutive")
+        moved = xp.moveaxis(data, d, 0)
+        width = int(np.prod(moved.shape[1:], dtype=np.int64))  # explicit: -1 is ambiguous when empty
+        rows, shape = moved.reshape(moved.shape[0], width), (moved.shape[0],)
+    n = rows.shape[0]
+    starts = xp.ones(n, dtype=bool)
+    if n > 1:
+        starts[1:] = (rows[1:] != rows[:-1]).any(axis=1) if rows.shape[1] else False
+    kept = rows[starts]
+    if dim is None:
+        vals = kept.reshape(-1)
+    else:
+        vals = xp.moveaxis(kept.reshape((kept.shape[0],) + moved.shape[1:]), 0, d)
+    out = [_const(xp.ascontiguousarray(vals))]
+    if return_inverse:
+        out.append(_const((xp.cumsum(starts) - 1).reshape(shape).astype(np.int64)))
+    if return_counts:
+        first = xp.nonzero(starts)[0]
+        out.append(_const(xp.diff(xp.concatenate([first, xp.asarray([n])])).astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+__all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "unique", "unique_consecutive"]
