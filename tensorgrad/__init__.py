@@ -36,6 +36,7 @@ from .ops.stats import *  # noqa: F401,F403
 from .ops.search import *  # noqa: F401,F403
 from .ops.scatter_extra import *  # noqa: F401,F403
 from .ops.stats_extra import *  # noqa: F401,F403
+from .ops.histogram import *  # noqa: F401,F403
 from .ops.shape_extra import *  # noqa: F401,F403
 from .ops.pointwise_extra import *  # noqa: F401,F403
 from . import autograd, cuda, accelerator, backends  # noqa: E402

@@ -1016,8 +1016,9 @@ Tensor.polygamma_ = _polygamma_inplace
 
 
 from .ops import stats_extra as _sxa, shape_extra as _shx, pointwise_extra as _pwx  # noqa: E402
+from .ops import histogram as _hst  # noqa: E402
 from .linalg import legacy as _llg  # noqa: E402
-for _m in (_sxa, _shx, _pwx, _llg):
+for _m in (_sxa, _hst, _shx, _pwx, _llg):
     _bind(_m, _m.TENSOR_METHODS)
 _bind_inplace(_sxa, "renorm")  # the max-norm constraint idiom: w.renorm_(2, 0, 3.0)
 _bind(_so, "unique_consecutive")
