@@ -1,6 +1,6 @@
 """More reductions and statistics, PyTorch's: NaN-ignoring reductions (nansum, nanmean,
-nanmedian, nanquantile), quantile, mode, cummax/cummin, aminmax, cov/corrcoef (histc and histogram are in histogram.py),
-trapezoid rules, dist, renorm, isin, combinations and cartesian_prod.
+nanmedian, nanquantile), quantile, mode, cummax/cummin, aminmax, cov/corrcoef, trapezoid rules,
+dist, renorm, isin, combinations and cartesian_prod (histc and histogram are in histogram.py).
 
 Almost everything is composed of existing differentiable ops, so the backward comes for free.
 Where a result *selects* input elements (mode, nanmedian, cummax, quantile's neighbours), the
