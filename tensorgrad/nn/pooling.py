@@ -7,8 +7,11 @@ from ..ops import pool as _pool
 from .module import Module
 
 
-class MaxPool2d(Module):
-    """2-D max pooling; `stride` defaults to `kernel_size`."""
+class _MaxPoolNd(Module):
+    """Max pooling's arguments and repr (torch's _MaxPoolNd); `stride` defaults to `kernel_size`.
+    Subclasses name the functional op in `_pool_fn`."""
+
+    _pool_fn = None
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
                  ceil_mode: bool = False):
@@ -21,12 +24,27 @@ class MaxPool2d(Module):
         self.ceil_mode = ceil_mode
 
     def forward(self, input):
-        return _pool.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+        return type(self)._pool_fn(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                                   ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-D max pooling over (N, C, L) or (C, L) input."""
+    _pool_fn = _pool.max_pool1d
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-D max pooling over (N, C, H, W) or (C, H, W) input."""
+    _pool_fn = _pool.max_pool2d
+
+
+class MaxPool3d(_MaxPoolNd):
+    """3-D max pooling over (N, C, D, H, W) or (C, D, H, W) input."""
+    _pool_fn = _pool.max_pool3d
 
 
 class AvgPool2d(Module):
@@ -50,42 +68,6 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
-    """Average pooling to a fixed output size (an int, or a pair whose None entries keep the input's size)."""
-
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, input):
-        return _pool.adaptive_avg_pool2d(input, self.output_size)
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
-
-
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d"]
-
-
-class MaxPool1d(Module):
-    """1-D max pooling; `stride` defaults to `kernel_size`."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, input):
-        return _pool.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                                self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
 class AvgPool1d(Module):
     """1-D average pooling; `stride` defaults to `kernel_size`."""
 
@@ -105,33 +87,60 @@ class AvgPool1d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool1d(Module):
+class _AdaptiveAvgPoolNd(Module):
+    """Average pooling to a fixed output size (an int, or a tuple whose None entries keep the input's size)."""
+
+    _pool_fn = None
+
     def __init__(self, output_size):
         super().__init__()
         self.output_size = output_size
 
     def forward(self, input):
-        return _pool.adaptive_avg_pool1d(input, self.output_size)
+        return type(self)._pool_fn(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool2d(Module):
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    _pool_fn = _pool.adaptive_avg_pool1d
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    _pool_fn = _pool.adaptive_avg_pool2d
+
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    _pool_fn = _pool.adaptive_avg_pool3d
+
+
+class _AdaptiveMaxPoolNd(Module):
+    """Max pooling to a fixed output size."""
+
+    _pool_fn = None
+
     def __init__(self, output_size, return_indices: bool = False):
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
     def forward(self, input):
-        return _pool.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return type(self)._pool_fn(input, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
 
 
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
-    def forward(self, input):
-        return _pool.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    _pool_fn = _pool.adaptive_max_pool1d
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    _pool_fn = _pool.adaptive_max_pool2d
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    _pool_fn = _pool.adaptive_max_pool3d
 
 
 class Upsample(Module):
@@ -171,23 +180,6 @@ class UpsamplingBilinear2d(Upsample):
 
 
 # ---------------------------------------------------------------- 3-D pooling, unpooling, LP pooling
-class MaxPool3d(Module):
-    """3-D max pooling; `stride` defaults to `kernel_size`. (Not a MaxPool2d subclass, as in torch.)"""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False):
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if (stride is not None) else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, input):
-        return _pool.max_pool3d(input, self.kernel_size, self.stride, self.padding, self.dilation,
-                                ceil_mode=self.ceil_mode, return_indices=self.return_indices)
-
-    extra_repr = MaxPool2d.extra_repr
-
-
 class AvgPool3d(Module):
     """3-D average pooling; `stride` defaults to `kernel_size`."""
 
@@ -203,28 +195,6 @@ class AvgPool3d(Module):
                                 self.count_include_pad, self.divisor_override)
 
     extra_repr = AvgPool2d.extra_repr
-
-
-class AdaptiveAvgPool3d(Module):
-    def __init__(self, output_size):
-        super().__init__()
-        self.output_size = output_size
-
-    def forward(self, input):
-        return _pool.adaptive_avg_pool3d(input, self.output_size)
-
-    extra_repr = AdaptiveAvgPool2d.extra_repr
-
-
-class AdaptiveMaxPool3d(Module):
-    def __init__(self, output_size, return_indices: bool = False):
-        super().__init__()
-        self.output_size, self.return_indices = output_size, return_indices
-
-    def forward(self, input):
-        return _pool.adaptive_max_pool3d(input, self.output_size, self.return_indices)
-
-    extra_repr = AdaptiveMaxPool2d.extra_repr
 
 
 class _MaxUnpoolNd(Module):
@@ -290,6 +260,6 @@ class LPPool3d(_LPPoolNd):
     _nd = 3
 
 
-__all__ += ["MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxPool3d",
+__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "MaxPool3d",
             "AvgPool3d", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
-            "LPPool1d", "LPPool2d", "LPPool3d"]
+            "LPPool1d", "LPPool2d", "LPPool3d", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d"]
