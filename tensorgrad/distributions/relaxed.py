@@ -44,16 +44,16 @@ class LogitRelaxedBernoulli(Distribution):
         return self.temperature.log() + diff - 2 * softplus(diff)
 
 
-class RelaxedBernoulli(TransformedDistribution):
-    """sigmoid of a LogitRelaxedBernoulli draw: values in (0, 1)."""
-
-    support = constraints.unit_interval
+class _Relaxed(TransformedDistribution):
+    """A relaxed distribution as `_transform` of its `_base_cls` draw; temperature, probs and logits
+    are the base's, and log_prob checks the value against the support first."""
 
     has_rsample = True
+    _base_cls = _transform = None
 
     def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args)
-        super().__init__(base, SigmoidTransform(), validate_args)
+        base = self._base_cls(temperature, probs, logits, validate_args)
+        super().__init__(base, self._transform(), validate_args)
         self._param_names = base._param_names
 
     temperature = property(lambda self: self.base_dist.temperature)
@@ -62,8 +62,15 @@ class RelaxedBernoulli(TransformedDistribution):
 
     def log_prob(self, value):
         value = _as_tensor(value, self.logits)
-        self._check_value(value, (value >= 0) & (value <= 1), "Interval(lower_bound=0.0, upper_bound=1.0)")
+        self._check_value(value, self.support.check(value), repr(self.support))
         return super().log_prob(value)
+
+
+class RelaxedBernoulli(_Relaxed):
+    """sigmoid of a LogitRelaxedBernoulli draw: values in (0, 1)."""
+
+    support = constraints.unit_interval
+    _base_cls, _transform = LogitRelaxedBernoulli, SigmoidTransform
 
 
 class ExpRelaxedCategorical(Distribution):
@@ -102,24 +109,8 @@ class ExpRelaxedCategorical(Distribution):
         return (score - score.logsumexp(-1, keepdim=True)).sum(-1) + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(_Relaxed):
     """exp of an ExpRelaxedCategorical draw: points of the simplex, event_shape (K,)."""
 
     support = constraints.simplex
-
-    has_rsample = True
-
-    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args)
-        super().__init__(base, ExpTransform(), validate_args)
-        self._param_names = base._param_names
-
-    temperature = property(lambda self: self.base_dist.temperature)
-    probs = property(lambda self: self.base_dist.probs)
-    logits = property(lambda self: self.base_dist.logits)
-
-    def log_prob(self, value):
-        value = _as_tensor(value, self.logits)
-        ok = (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
-        self._check_value(value, ok, "Simplex()")
-        return super().log_prob(value)
+    _base_cls, _transform = ExpRelaxedCategorical, ExpTransform
