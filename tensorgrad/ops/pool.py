@@ -38,6 +38,23 @@ def _pool_out(size, k, s, p, d, ceil_mode):
     return out
 
 
+def _window_args(op, nd, kernel_size, stride, padding, dilation):
+    """kernel_size, stride (kernel_size when None or empty), padding, dilation as nd-tuples, with
+    PyTorch's checks and messages."""
+    k = _tuple(kernel_size, nd, op, "kernel_size")
+    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
+        _tuple(stride, nd, op, "stride")
+    p = _tuple(padding, nd, op, "padding")
+    d = _tuple(dilation, nd, op, "dilation")
+    if min(k) < 1 or min(s) < 1 or min(d) < 1:
+        raise RuntimeError(f"{op}: kernel_size, stride and dilation must be greater than zero, but got "
+                           f"kernel_size={list(k)}, stride={list(s)}, dilation={list(d)}")
+    if min(p) < 0 or any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={list(p)}, "
+                           f"kernel_size={list(k)} and dilation={list(d)}")
+    return k, s, p, d
+
+
 def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     """(batched 4-D input, unbatched?, Geometry with the extra bottom/right padding ceil_mode needs)."""
     check_tensor(op, x, "input")
@@ -48,17 +65,7 @@ def _pool_geometry(op, x, kernel_size, stride, padding, dilation, ceil_mode):
     if unbatched:
         x = x.unsqueeze(0)
     n, c, h, w = x._data.shape
-    k = _tuple(kernel_size, 2, op, "kernel_size")
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        _tuple(stride, 2, op, "stride")
-    p = _tuple(padding, 2, op, "padding")
-    d = _tuple(dilation, 2, op, "dilation")
-    if min(k) < 1 or min(s) < 1 or min(d) < 1:
-        raise RuntimeError(f"{op}: kernel_size, stride and dilation must be greater than zero, but got "
-                           f"kernel_size={list(k)}, stride={list(s)}, dilation={list(d)}")
-    if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
-        raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={list(p)}, "
-                           f"kernel_size={list(k)} and dilation={list(d)}")
+    k, s, p, d = _window_args(op, 2, kernel_size, stride, padding, dilation)
     oh = _pool_out(h, k[0], s[0], p[0], d[0], ceil_mode)
     ow = _pool_out(w, k[1], s[1], p[1], d[1], ceil_mode)
     if oh < 1 or ow < 1:
@@ -298,17 +305,7 @@ def _pool3d_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mod
     unbatched = input._data.ndim == 4
     x = input.unsqueeze(0) if unbatched else input
     c, dep, h, w = x._data.shape[1:]
-    k = _tuple(kernel_size, 3, op, "kernel_size")
-    s = k if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0) else \
-        _tuple(stride, 3, op, "stride")
-    p = _tuple(padding, 3, op, "padding")
-    d = _tuple(dilation, 3, op, "dilation")
-    if min(k) < 1 or min(s) < 1 or min(d) < 1:
-        raise RuntimeError(f"{op}: kernel_size, stride and dilation must be greater than zero, but got "
-                           f"kernel_size={list(k)}, stride={list(s)}, dilation={list(d)}")
-    if min(p) < 0 or any(pi > ki // 2 for pi, ki in zip(p, k)):
-        raise RuntimeError(f"{op}: pad should be at most half of effective kernel size, but got pad={list(p)}, "
-                           f"kernel_size={list(k)} and dilation={list(d)}")
+    k, s, p, d = _window_args(op, 3, kernel_size, stride, padding, dilation)
     out = tuple(_pool_out(n, *a, ceil_mode) for n, a in zip((dep, h, w), zip(k, s, p, d)))
     if min(out) < 1:
         raise RuntimeError(f"{op}: Given input size: ({c}x{dep}x{h}x{w}). Calculated output size: "
