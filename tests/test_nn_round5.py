@@ -251,19 +251,7 @@ def test_lazy_linear_infers_in_features_and_matches_torch():
     assert isinstance(m.weight, tg.nn.Parameter) and m.weight.requires_grad
     bound = 1 / np.sqrt(4)
     assert np.abs(to_np(m.weight)).max() <= bound and np.abs(to_np(m.bias)).max() <= bound
-    pm = torch.nn.Linear(4, 3).double()
-    with torch.no_grad():
-        pm.weight.copy_(torch.tensor(to_np(m.weight)))
-        pm.bias.copy_(torch.tensor(to_np(m.bias)))
-    px = torch.tensor(x, requires_grad=True)
-    py = pm(px)
-    _close(ty, py)
-    g = rand(*py.shape)
-    ty.backward(tg.from_numpy(g))
-    py.backward(torch.tensor(g))
-    _close(tx.grad, px.grad)
-    _close(m.weight.grad, pm.weight.grad)
-    _close(m.bias.grad, pm.bias.grad)
+    _matches_torch_module(m, torch.nn.Linear(4, 3).double(), x, tx, ty)
 
 
 def test_lazy_linear_state_dict_load_and_errors():
@@ -289,6 +277,22 @@ def test_lazy_linear_state_dict_load_and_errors():
         lazy(tg.randn(4, 5))
 
 
+def _matches_torch_module(m, pm, x, tx, ty):
+    """The materialized lazy module m (output ty for input tx, from array x) against torch module pm
+    given m's weights: outputs and the gradients of the input, weight and bias agree."""
+    with torch.no_grad():
+        pm.weight.copy_(torch.tensor(to_np(m.weight)))
+        pm.bias.copy_(torch.tensor(to_np(m.bias)))
+    px = torch.tensor(x, requires_grad=True)
+    py = pm(px)
+    _close(ty, py)
+    g = rand(*py.shape)
+    ty.backward(tg.from_numpy(g))
+    py.backward(torch.tensor(g))
+    for ours, theirs in ((tx, px), (m.weight, pm.weight), (m.bias, pm.bias)):
+        _close(ours.grad, theirs.grad)
+
+
 # ------------------------------------------------------------------ LazyConv
 @needs_torch
 @pytest.mark.parametrize("batched", [True, False])
@@ -303,17 +307,7 @@ def test_lazy_conv2d_matches_torch(batched):
     assert np.abs(to_np(m.weight)).max() <= bound and np.abs(to_np(m.bias)).max() <= bound
     pm = torch.nn.Conv2d(6, 4, 3, padding=1, groups=2).double()
     assert list(m.state_dict()) == list(pm.state_dict())
-    with torch.no_grad():
-        pm.weight.copy_(torch.tensor(to_np(m.weight)))
-        pm.bias.copy_(torch.tensor(to_np(m.bias)))
-    px = torch.tensor(x, requires_grad=True)
-    py = pm(px)
-    _close(ty, py)
-    g = rand(*py.shape)
-    ty.backward(tg.from_numpy(g))
-    py.backward(torch.tensor(g))
-    _close(tx.grad, px.grad)
-    _close(m.weight.grad, pm.weight.grad)
+    _matches_torch_module(m, pm, x, tx, ty)
 
 
 def test_lazy_conv_errors_load_and_sequential():
