@@ -28,10 +28,10 @@ def _flat(out):
 @needs_torch
 @pytest.mark.parametrize("kw", [dict(), dict(num_layers=2, bidirectional=True), dict(bias=False, batch_first=True),
                                 dict(num_layers=2)])
-def test_lstm_proj_matches_torch(kw):
+def test_lstm_proj_matches_torch(kw, device):
     torch.manual_seed(0)
     pm = torch.nn.LSTM(3, 5, proj_size=2, **kw).double()
-    tm = tg.nn.LSTM(3, 5, proj_size=2, dtype=tg.float64, **kw)
+    tm = tg.nn.LSTM(3, 5, proj_size=2, dtype=tg.float64, device=device, **kw)
     assert list(tm.state_dict()) == list(pm.state_dict())
     for k, v in pm.state_dict().items():
         assert tuple(tm.state_dict()[k].shape) == tuple(v.shape), k
@@ -41,14 +41,14 @@ def test_lstm_proj_matches_torch(kw):
     x = rand(4, 3, 3)  # (T, B) = (4, 3), or (B, T) with batch_first
     batch = 4 if kw.get("batch_first") else 3
     h0, c0 = rand(d * layers, batch, 2), rand(d * layers, batch, 5)
-    tx, th, tc = (to_tg(a, "cpu") for a in (x, h0, c0))
+    tx, th, tc = (to_tg(a, device) for a in (x, h0, c0))
     px, ph, pc = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     tout, pout = _flat(tm(tx, (th, tc))), _flat(pm(px, (ph, pc)))
     assert [tuple(t.shape) for t in tout] == [tuple(p.shape) for p in pout]
     for t, p in zip(tout, pout):
         _close(t, p)
     gs = [rand(*p.shape) for p in pout]
-    sum((t * tg.from_numpy(g)).sum() for t, g in zip(tout, gs)).backward()
+    sum((t * to_tg(g, device, False)).sum() for t, g in zip(tout, gs)).backward()
     sum((p * torch.tensor(g)).sum() for p, g in zip(pout, gs)).backward()
     for t, p in ((tx, px), (th, ph), (tc, pc)):
         _close(t.grad, p.grad)
@@ -81,15 +81,15 @@ def test_lstm_proj_unbatched_and_packed_match_torch():
         _close(getattr(tm, name).grad, p.grad)
 
 
-def test_lstm_proj_gradcheck():
+def test_lstm_proj_gradcheck(device):
     tg.manual_seed(0)
-    m = tg.nn.LSTM(2, 3, proj_size=2, bidirectional=True, dtype=tg.float64)
+    m = tg.nn.LSTM(2, 3, proj_size=2, bidirectional=True, dtype=tg.float64, device=device)
     params = [p for _, p in m.named_parameters()]
 
     def fn(x, h, c):
         y, (hn, cn) = m(x, (h, c))
         return y.sum() + hn.sum() + (cn * cn).sum()
-    check_grad(fn, [rand(3, 2, 2), rand(2, 2, 2), rand(2, 2, 3)], double=False)
+    check_grad(fn, [rand(3, 2, 2), rand(2, 2, 2), rand(2, 2, 3)], device, double=False)
     assert all(p.grad is None for p in params)
 
 
@@ -124,17 +124,17 @@ def test_lstm_proj_errors():
 # ------------------------------------------------------------------ Embedding max_norm
 @needs_torch
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf")])
-def test_embedding_max_norm_renorms_in_place_like_torch(norm_type):
+def test_embedding_max_norm_renorms_in_place_like_torch(norm_type, device):
     w = rand(6, 3)
     idx = np.array([[0, 2, 2], [5, 0, 1]], dtype=np.int64)
-    tw, pw = to_tg(w.copy(), "cpu"), torch.tensor(w.copy(), requires_grad=True)
-    ty = tg.nn.functional.embedding(tg.from_numpy(idx), tw, max_norm=1.5, norm_type=norm_type)
+    tw, pw = to_tg(w.copy(), device), torch.tensor(w.copy(), requires_grad=True)
+    ty = tg.nn.functional.embedding(tg.tensor(idx, device=device), tw, max_norm=1.5, norm_type=norm_type)
     py = torch.nn.functional.embedding(torch.tensor(idx), pw, max_norm=1.5, norm_type=norm_type)
     _close(ty, py)
     _close(tw, pw)  # the rows looked up were rescaled in the weight itself; the others kept
     assert not np.allclose(to_np(tw), w) and np.array_equal(to_np(tw)[[3, 4]], w[[3, 4]])
     g = rand(*py.shape)
-    ty.backward(tg.from_numpy(g))
+    ty.backward(to_tg(g, device, False))
     py.backward(torch.tensor(g))
     _close(tw.grad, pw.grad)
 
@@ -160,11 +160,12 @@ def test_embedding_module_max_norm_and_from_pretrained_match_torch():
     np.testing.assert_array_equal(to_np(frozen.weight)[1:], w[1:])
 
 
-def test_embedding_max_norm_gradcheck_and_errors():
-    idx = tg.tensor([[0, 1], [1, 2]])
+def test_embedding_max_norm_gradcheck_and_errors(device):
+    idx = tg.tensor([[0, 1], [1, 2]], device=device)
     # rows already inside max_norm stay, so the lookup is differentiable as plain embedding
     check_grad(lambda w: tg.nn.functional.embedding(idx, w, max_norm=10.0), [rand(3, 2, low=-1, high=1)],
-               double=False)
+               device, double=False)
+    idx = tg.tensor([[0, 1], [1, 2]])
     with pytest.raises(TypeError, match="embedding.*max_norm must be a number"):
         tg.nn.functional.embedding(idx, tg.randn(3, 2), max_norm="1")
     with pytest.raises(IndexError, match="index out of range"):
@@ -180,10 +181,10 @@ def test_embedding_max_norm_gradcheck_and_errors():
 @needs_torch
 @pytest.mark.parametrize("shape", [(4, 3), (2, 3, 2, 2, 1, 2)])
 @pytest.mark.parametrize("momentum", [0.1, None])
-def test_sync_batchnorm_matches_torch_on_one_process(shape, momentum):
+def test_sync_batchnorm_matches_torch_on_one_process(shape, momentum, device):
     torch.manual_seed(0)
     pm = torch.nn.SyncBatchNorm(3, momentum=momentum).double()
-    tm = tg.nn.SyncBatchNorm(3, momentum=momentum, dtype=tg.float64)
+    tm = tg.nn.SyncBatchNorm(3, momentum=momentum, dtype=tg.float64, device=device)
     assert list(tm.state_dict()) == list(pm.state_dict()) and repr(tm) == repr(pm)
     with torch.no_grad():
         pm.weight.uniform_(0.5, 1.5)
@@ -191,11 +192,11 @@ def test_sync_batchnorm_matches_torch_on_one_process(shape, momentum):
     _load_from_torch(tm, pm)
     for step in range(2):
         x = rand(*shape)
-        tx, px = to_tg(x, "cpu"), torch.tensor(x, requires_grad=True)
+        tx, px = to_tg(x, device), torch.tensor(x, requires_grad=True)
         ty, py = tm(tx), pm(px)
         _close(ty, py)
         g = rand(*shape)
-        ty.backward(tg.from_numpy(g))
+        ty.backward(to_tg(g, device, False))
         py.backward(torch.tensor(g))
         _close(tx.grad, px.grad)
         _close(tm.weight.grad, pm.weight.grad)
@@ -205,14 +206,14 @@ def test_sync_batchnorm_matches_torch_on_one_process(shape, momentum):
     tm.eval()
     pm.eval()
     x = rand(*shape)
-    _close(tm(tg.from_numpy(x)), pm(torch.tensor(x)))
+    _close(tm(to_tg(x, device, False)), pm(torch.tensor(x)))
 
 
-def test_sync_batchnorm_gradcheck_and_errors():
-    m = tg.nn.SyncBatchNorm(2, dtype=tg.float64)
-    check_grad(lambda x: m(x), [rand(3, 2, 2)], double=False)
+def test_sync_batchnorm_gradcheck_and_errors(device):
+    m = tg.nn.SyncBatchNorm(2, dtype=tg.float64, device=device)
+    check_grad(lambda x: m(x), [rand(3, 2, 2)], device, double=False)
     with pytest.raises(ValueError, match="expected at least 2D input"):
-        m(tg.zeros(2, dtype=tg.float64))
+        tg.nn.SyncBatchNorm(2, dtype=tg.float64)(tg.zeros(2, dtype=tg.float64))
     with pytest.raises(ValueError, match="number of input channels should be non-zero"):
         tg.nn.SyncBatchNorm(0)(tg.zeros(2, 0))
 
